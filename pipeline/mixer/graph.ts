@@ -1,0 +1,232 @@
+// The room mixer's FFmpeg invocation, as data: inputs, filter graph, outputs, and the runtime
+// commands that move tiles. Pure: no paths are created and nothing is spawned here.
+//
+// Shape of the graph (C = slot capacity):
+//   input 0        tiny VP8 "trigger" stream paced by Node: the canvas and the clock. Its
+//                  keyframes become the composite's keyframes (-force_key_frames source).
+//   inputs 1..C    raw yuv420p video per slot, normalised by Node to `slotSize`
+//   inputs C+1..2C raw s16le mono 48 kHz audio per slot
+//   video: trigger → zmq (runtime commands) → scale to canvas → overlay each slot's
+//          scale@sK output at overlay@oK → VP8 → RTP
+//   audio: amerge of every slot → asplit → pan: one full mix + one mix-minus per slot
+//          → Opus → RTP each
+// Slots never change while the process lives: joins, leaves and layout changes are
+// commands (scale size, overlay position, enable), so subscribers never see a restart.
+
+import type { Rect, Size } from '../layout/geometry.ts';
+
+export interface MixerSettings {
+  canvas: Size;
+  fps: number;
+  slotSize: Size;
+  sampleRate: number;
+  videoBitrateKbps: number;
+  audioBitrateKbps: number;
+  /** Background colour of the canvas, as FFmpeg colour syntax (used for the trigger). */
+  background: string;
+}
+
+export const DEFAULT_MIXER_SETTINGS: MixerSettings = {
+  canvas: { width: 1280, height: 720 },
+  fps: 30,
+  slotSize: { width: 640, height: 360 },
+  sampleRate: 48000,
+  videoBitrateKbps: 1500,
+  audioBitrateKbps: 48,
+  background: '0x202020',
+};
+
+/** Slot capacities a mixer is started with; amerge needs a standard channel layout (≤8, 16). */
+export const CAPACITY_TIERS = [4, 8, 16] as const;
+
+export function capacityFor(participants: number): number {
+  for (const tier of CAPACITY_TIERS) if (participants <= tier) return tier;
+  return CAPACITY_TIERS[CAPACITY_TIERS.length - 1];
+}
+
+export interface MixerEndpoints {
+  /** Directory holding this process's unix sockets (fresh per process: FFmpeg binds them). */
+  socketDir: string;
+  videoRtpPort: number;
+  fullMixRtpPort: number;
+  /** One port per slot: the mix-minus that slot's participant hears. */
+  mixMinusRtpPorts: number[];
+}
+
+export interface SlotPlacement {
+  visible: boolean;
+  /** Where the slot's picture goes; ignored when not visible. */
+  rect: Rect;
+}
+
+export interface FfmpegInput {
+  url: string;
+  options: string[];
+}
+
+export interface FfmpegOutput {
+  url: string;
+  options: string[];
+}
+
+export interface FfmpegSpec {
+  globalOptions: string[];
+  inputs: FfmpegInput[];
+  filterComplex: string;
+  outputs: FfmpegOutput[];
+}
+
+export interface MixerCommand {
+  target: string;
+  command: string;
+  arg: string;
+}
+
+export const triggerSocket = (dir: string): string => `${dir}/trigger.sock`;
+export const videoSocket = (dir: string, slot: number): string => `${dir}/v${slot}.sock`;
+export const audioSocket = (dir: string, slot: number): string => `${dir}/a${slot}.sock`;
+export const commandSocket = (dir: string): string => `${dir}/cmd.sock`;
+
+/** Hidden slots are scaled to a token size and not drawn: cheap, and no graph change. */
+const HIDDEN: Rect = { x: 0, y: 0, width: 16, height: 16 };
+
+const LIVE_INPUT = ['-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0'];
+
+function rtpUrl(port: number): string {
+  // RTCP sender reports go to the same port; the reader drops them by payload type.
+  return `rtp://127.0.0.1:${port}?rtcpport=${port}&pkt_size=1200`;
+}
+
+/** Escape a value for use inside a filter option (the graph parser and the option parser). */
+function filterValue(v: string): string {
+  return v.replace(/\\/g, '\\\\\\\\').replace(/:/g, '\\\\\\:');
+}
+
+export function placementOf(p: SlotPlacement): Rect {
+  return p.visible ? p.rect : HIDDEN;
+}
+
+export function buildMixerSpec(
+  settings: MixerSettings,
+  endpoints: MixerEndpoints,
+  placements: readonly SlotPlacement[],
+): FfmpegSpec {
+  const capacity = placements.length;
+  if (capacity < 2) throw new Error('a mixer needs at least 2 slots');
+  if (endpoints.mixMinusRtpPorts.length !== capacity) {
+    throw new Error(`need ${capacity} mix-minus ports, got ${endpoints.mixMinusRtpPorts.length}`);
+  }
+  const { canvas, fps, slotSize, sampleRate } = settings;
+  const dir = endpoints.socketDir;
+  const inputs: FfmpegInput[] = [
+    { url: `unix:${triggerSocket(dir)}`, options: ['-f', 'ivf', ...LIVE_INPUT, '-listen', '1'] },
+  ];
+  for (let k = 0; k < capacity; k++) {
+    inputs.push({
+      url: `unix:${videoSocket(dir, k)}`,
+      options: [
+        '-f', 'rawvideo', '-pix_fmt', 'yuv420p',
+        '-video_size', `${slotSize.width}x${slotSize.height}`,
+        '-framerate', String(fps), ...LIVE_INPUT, '-listen', '1',
+      ],
+    });
+  }
+  for (let k = 0; k < capacity; k++) {
+    inputs.push({
+      url: `unix:${audioSocket(dir, k)}`,
+      options: ['-f', 's16le', '-ar', String(sampleRate), '-ac', '1', ...LIVE_INPUT, '-listen', '1'],
+    });
+  }
+
+  const chains: string[] = [];
+  chains.push(
+    `[0:v]zmq=b=ipc\\\\://${filterValue(commandSocket(dir))},` +
+      `scale=${canvas.width}:${canvas.height}:flags=neighbor,format=yuv420p[base]`,
+  );
+  let prev = 'base';
+  for (let k = 0; k < capacity; k++) {
+    const r = placementOf(placements[k]);
+    chains.push(`[${k + 1}:v]scale@s${k}=w=${r.width}:h=${r.height}:flags=bilinear[v${k}]`);
+    const out = k === capacity - 1 ? 'vout' : `c${k}`;
+    chains.push(
+      `[${prev}][v${k}]overlay@o${k}=x=${r.x}:y=${r.y}:eval=frame:format=yuv420:repeatlast=1` +
+        `:enable=${placements[k].visible ? 1 : 0}[${out}]`,
+    );
+    prev = out;
+  }
+
+  const audioIn = Array.from({ length: capacity }, (_, k) => `[${capacity + 1 + k}:a]`).join('');
+  const splits = ['[mfull]', ...Array.from({ length: capacity }, (_, k) => `[m${k}]`)].join('');
+  chains.push(`${audioIn}amerge=inputs=${capacity},aformat=sample_fmts=flt,asplit=${capacity + 1}${splits}`);
+  const all = Array.from({ length: capacity }, (_, k) => k);
+  chains.push(`[mfull]pan=mono|c0=${all.map((k) => `c${k}`).join('+')}[afull]`);
+  for (const k of all) {
+    const others = all.filter((j) => j !== k).map((j) => `c${j}`).join('+');
+    chains.push(`[m${k}]pan=mono|c0=${others}[amm${k}]`);
+  }
+
+  const vkbps = settings.videoBitrateKbps;
+  const outputs: FfmpegOutput[] = [
+    {
+      url: rtpUrl(endpoints.videoRtpPort),
+      options: [
+        '-map', '[vout]', '-fps_mode', 'passthrough',
+        '-c:v', 'libvpx', '-b:v', `${vkbps}k`, '-maxrate', `${vkbps}k`, '-bufsize', `${vkbps}k`,
+        '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-error-resilient', '1',
+        '-g', '100000', '-force_key_frames', 'source', '-threads', '2',
+        '-f', 'rtp',
+      ],
+    },
+  ];
+  const audioOut = (label: string, port: number): FfmpegOutput => ({
+    url: rtpUrl(port),
+    options: [
+      '-map', `[${label}]`, '-c:a', 'libopus', '-b:a', `${settings.audioBitrateKbps}k`, '-ac', '1',
+      '-application', 'lowdelay', '-frame_duration', '20', '-f', 'rtp',
+    ],
+  });
+  outputs.push(audioOut('afull', endpoints.fullMixRtpPort));
+  for (const k of all) outputs.push(audioOut(`amm${k}`, endpoints.mixMinusRtpPorts[k]));
+
+  return {
+    globalOptions: ['-hide_banner', '-nostats', '-loglevel', 'warning', '-nostdin'],
+    inputs,
+    filterComplex: chains.join(';'),
+    outputs,
+  };
+}
+
+/** The whole command line after the program name (for logs, tests and the bare benchmark). */
+export function specToArgv(spec: FfmpegSpec): string[] {
+  const argv = [...spec.globalOptions];
+  for (const input of spec.inputs) argv.push(...input.options, '-i', input.url);
+  argv.push('-filter_complex', spec.filterComplex);
+  for (const output of spec.outputs) argv.push(...output.options, output.url);
+  return argv;
+}
+
+/**
+ * Commands that take the compositor from one set of placements to another. Only what
+ * changed is sent, and a newly shown slot is sized and placed before it is enabled so the
+ * first frame drawn is already in the right place.
+ */
+export function placementCommands(
+  prev: readonly SlotPlacement[],
+  next: readonly SlotPlacement[],
+): MixerCommand[] {
+  const cmds: MixerCommand[] = [];
+  for (let k = 0; k < next.length; k++) {
+    const before = prev[k] ? placementOf(prev[k]) : undefined;
+    const after = placementOf(next[k]);
+    const s = `scale@s${k}`;
+    const o = `overlay@o${k}`;
+    const wasVisible = prev[k]?.visible ?? false;
+    if (wasVisible && !next[k].visible) cmds.push({ target: o, command: 'enable', arg: '0' });
+    if (before?.width !== after.width) cmds.push({ target: s, command: 'w', arg: String(after.width) });
+    if (before?.height !== after.height) cmds.push({ target: s, command: 'h', arg: String(after.height) });
+    if (before?.x !== after.x) cmds.push({ target: o, command: 'x', arg: String(after.x) });
+    if (before?.y !== after.y) cmds.push({ target: o, command: 'y', arg: String(after.y) });
+    if (!wasVisible && next[k].visible) cmds.push({ target: o, command: 'enable', arg: '1' });
+  }
+  return cmds;
+}

@@ -1,0 +1,77 @@
+// Keeps one outgoing RTP stream continuous while its source changes underneath it (the mixer
+// process restarting, or a new one replacing it). Subscribers see one SSRC whose sequence
+// numbers never jump and whose timestamps advance with wall time across the switch, so
+// their jitter buffers and decoders carry on instead of resetting. Pure: the caller gives
+// the wall clock.
+
+export interface RtpRewrite {
+  sequenceNumber: number;
+  timestamp: number;
+}
+
+export class RtpContinuity {
+  private sourceEpoch = -1;
+  private seqOffset = 0;
+  private tsOffset = 0;
+  private lastSeq = -1;
+  private lastTs = 0;
+  private lastWallMs = 0;
+  private started = false;
+
+  constructor(readonly clockRate: number) {}
+
+  /**
+   * Rewrites one packet's header fields. `epoch` identifies the source (bump it when the
+   * producer is replaced); `wallMs` is the arrival time.
+   */
+  next(epoch: number, seq: number, ts: number, wallMs: number): RtpRewrite {
+    if (epoch !== this.sourceEpoch) {
+      if (this.started) {
+        const elapsed = Math.max(1, Math.round(((wallMs - this.lastWallMs) * this.clockRate) / 1000));
+        this.seqOffset = (this.lastSeq + 1 - seq) & 0xffff;
+        this.tsOffset = (this.lastTs + elapsed - ts) >>> 0;
+      }
+      this.sourceEpoch = epoch;
+    }
+    const out = { sequenceNumber: (seq + this.seqOffset) & 0xffff, timestamp: (ts + this.tsOffset) >>> 0 };
+    // Only move forward: a reordered packet keeps its rewritten values but does not rewind.
+    if (!this.started || ((out.sequenceNumber - this.lastSeq) & 0xffff) < 0x8000) {
+      this.lastSeq = out.sequenceNumber;
+      this.lastTs = out.timestamp;
+      this.lastWallMs = wallMs;
+    }
+    this.started = true;
+    return out;
+  }
+}
+
+export const isRtcpPacket = (buf: Buffer): boolean => buf.length >= 2 && buf[1] >= 200 && buf[1] <= 206;
+
+/** Rewrites sequence number and timestamp in place (RTP fixed header). */
+export function writeSeqTs(buf: Buffer, r: RtpRewrite): void {
+  buf.writeUInt16BE(r.sequenceNumber, 2);
+  buf.writeUInt32BE(r.timestamp, 4);
+}
+
+/** Offset of the RTP payload (after CSRCs and the header extension). */
+export function rtpPayloadOffset(buf: Buffer): number {
+  const cc = buf[0] & 0x0f;
+  let off = 12 + cc * 4;
+  if (buf[0] & 0x10) off += 4 + buf.readUInt16BE(off + 2) * 4;
+  return off;
+}
+
+/** True when this VP8 RTP packet starts a keyframe (RFC 7741 payload descriptor). */
+export function isVp8KeyframeStart(buf: Buffer): boolean {
+  let off = rtpPayloadOffset(buf);
+  const d = buf[off];
+  if (!(d & 0x10) || (d & 0x07) !== 0) return false; // not the start of partition 0
+  off++;
+  if (d & 0x80) {
+    const x = buf[off++];
+    if (x & 0x80) off += buf[off] & 0x80 ? 2 : 1; // PictureID
+    if (x & 0x40) off++; // TL0PICIDX
+    if (x & 0x30) off++; // TID/KEYIDX
+  }
+  return off < buf.length && (buf[off] & 0x01) === 0;
+}

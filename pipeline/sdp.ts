@@ -1,0 +1,125 @@
+// Just enough SDP reading to reject bad offers with a message that says what is wrong,
+// before any peer connection is created. Pure.
+
+export interface SdpCodec {
+  payloadType: number;
+  name: string; // upper case, e.g. VP8, H264, OPUS
+  clockRate: number;
+  fmtp: string;
+}
+
+export interface SdpMedia {
+  kind: string; // audio | video | application | ...
+  port: number;
+  direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+  codecs: SdpCodec[];
+}
+
+export interface SdpSummary {
+  media: SdpMedia[];
+}
+
+export class SdpError extends Error {}
+
+export const MAX_SDP_BYTES = 64 * 1024;
+
+export function parseSdp(sdp: string): SdpSummary {
+  if (typeof sdp !== 'string' || sdp.trim() === '') throw new SdpError('the SDP offer is empty');
+  const lines = sdp.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  if (!lines[0]?.startsWith('v=0')) throw new SdpError('not an SDP offer: it must start with "v=0"');
+  for (const l of lines) {
+    if (!/^[a-z]=/.test(l)) throw new SdpError(`malformed SDP line: "${l.slice(0, 60)}"`);
+  }
+  const media: SdpMedia[] = [];
+  let sessionDirection: SdpMedia['direction'] = 'sendrecv';
+  let current: SdpMedia | null = null;
+  for (const line of lines) {
+    if (line.startsWith('m=')) {
+      const parts = line.slice(2).split(/\s+/);
+      if (parts.length < 4) throw new SdpError(`malformed media line: "${line.slice(0, 60)}"`);
+      current = { kind: parts[0], port: Number(parts[1]), direction: sessionDirection, codecs: [] };
+      for (const pt of parts.slice(3)) {
+        const n = Number(pt);
+        if (Number.isInteger(n)) current.codecs.push({ payloadType: n, name: '', clockRate: 0, fmtp: '' });
+      }
+      media.push(current);
+      continue;
+    }
+    const dir = /^a=(sendrecv|sendonly|recvonly|inactive)$/.exec(line);
+    if (dir) {
+      if (current) current.direction = dir[1] as SdpMedia['direction'];
+      else sessionDirection = dir[1] as SdpMedia['direction'];
+      continue;
+    }
+    if (!current) continue;
+    const rtpmap = /^a=rtpmap:(\d+)\s+([^/\s]+)\/(\d+)/.exec(line);
+    if (rtpmap) {
+      const c = current.codecs.find((x) => x.payloadType === Number(rtpmap[1]));
+      if (c) {
+        c.name = rtpmap[2].toUpperCase();
+        c.clockRate = Number(rtpmap[3]);
+      }
+      continue;
+    }
+    const fmtp = /^a=fmtp:(\d+)\s+(.*)$/.exec(line);
+    if (fmtp) {
+      const c = current.codecs.find((x) => x.payloadType === Number(fmtp[1]));
+      if (c) c.fmtp = fmtp[2];
+    }
+  }
+  return { media };
+}
+
+const active = (m: SdpMedia) => m.port !== 0 && m.direction !== 'inactive';
+
+/** A WHIP offer: at least one audio or video section the client sends, in a codec we decode. */
+export function checkPublishOffer(sdp: string): { audio: boolean; video: boolean } {
+  const { media } = parseSdp(sdp);
+  const sending = media.filter((m) => (m.kind === 'audio' || m.kind === 'video') && active(m));
+  if (sending.length === 0) throw new SdpError('the offer has no audio or video section to publish');
+  const recvOnly = sending.filter((m) => m.direction === 'recvonly');
+  if (recvOnly.length === sending.length) {
+    throw new SdpError('the offer only receives media (recvonly); publish with sendonly or sendrecv');
+  }
+  const audio = sending.find((m) => m.kind === 'audio' && m.direction !== 'recvonly');
+  const video = sending.find((m) => m.kind === 'video' && m.direction !== 'recvonly');
+  if (audio && !audio.codecs.some((c) => c.name === 'OPUS')) {
+    throw new SdpError('the audio section offers no Opus codec; the server decodes Opus');
+  }
+  if (video && !video.codecs.some((c) => ['VP8', 'VP9', 'AV1'].includes(c.name))) {
+    throw new SdpError('the video section offers none of VP8, VP9, AV1; the server decodes those');
+  }
+  if (!sdp.includes('a=fingerprint:')) throw new SdpError('the offer has no DTLS fingerprint (a=fingerprint)');
+  if (!sdp.includes('a=ice-ufrag:')) throw new SdpError('the offer has no ICE credentials (a=ice-ufrag)');
+  return { audio: Boolean(audio), video: Boolean(video) };
+}
+
+/** A WHEP offer: receives audio and/or video; video must allow a codec the mixer produces. */
+export function checkSubscribeOffer(sdp: string, producible: readonly string[] = ['VP8']): {
+  audio: boolean;
+  video: boolean;
+  videoCodec: string | null;
+} {
+  const { media } = parseSdp(sdp);
+  const receiving = media.filter(
+    (m) => (m.kind === 'audio' || m.kind === 'video') && active(m) && m.direction !== 'sendonly',
+  );
+  if (receiving.length === 0) throw new SdpError('the offer has no audio or video section to receive');
+  const audio = receiving.find((m) => m.kind === 'audio');
+  const video = receiving.find((m) => m.kind === 'video');
+  if (audio && !audio.codecs.some((c) => c.name === 'OPUS')) {
+    throw new SdpError('the audio section offers no Opus codec; the mix is sent as Opus');
+  }
+  let videoCodec: string | null = null;
+  if (video) {
+    videoCodec = producible.find((p) => video.codecs.some((c) => c.name === p)) ?? null;
+    if (!videoCodec) {
+      throw new SdpError(
+        `the video section offers none of the codecs the mixer produces (${producible.join(', ')})`,
+      );
+    }
+  }
+  if (!sdp.includes('a=fingerprint:')) throw new SdpError('the offer has no DTLS fingerprint (a=fingerprint)');
+  if (!sdp.includes('a=ice-ufrag:')) throw new SdpError('the offer has no ICE credentials (a=ice-ufrag)');
+  return { audio: Boolean(audio), video: Boolean(video), videoCodec };
+}

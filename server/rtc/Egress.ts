@@ -1,0 +1,144 @@
+// One subscriber's peer connection (werift, RTP level): answers the WHEP offer and forwards
+// already-encoded RTP of the mix. Nothing is decoded or encoded per subscriber, so adding one
+// costs a copy, a header rewrite and SRTP per packet.
+
+import { EventEmitter } from 'node:events';
+import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
+import { isVp8KeyframeStart, RtpContinuity, writeSeqTs } from '../../pipeline/rtp/Continuity.ts';
+
+export interface EgressEvents {
+  keyframeRequest: [];
+  gone: [string];
+}
+
+/** One outgoing track: continuity across source switches, gated on a first keyframe for video. */
+class ForwardedTrack {
+  readonly track: MediaStreamTrack;
+  private readonly continuity: RtpContinuity;
+  private source = '';
+  private epoch = 0;
+  private waitingForKeyframe: boolean;
+  packets = 0;
+  firstPacketAt = 0;
+
+  constructor(readonly kind: 'audio' | 'video', clockRate: number) {
+    this.track = new MediaStreamTrack({ kind });
+    this.continuity = new RtpContinuity(clockRate);
+    this.waitingForKeyframe = kind === 'video';
+  }
+
+  forward(source: string, packet: Buffer): boolean {
+    if (source !== this.source) {
+      this.source = source;
+      this.epoch++;
+      if (this.kind === 'video') this.waitingForKeyframe = true;
+    }
+    if (this.waitingForKeyframe) {
+      if (!isVp8KeyframeStart(packet)) return false;
+      this.waitingForKeyframe = false;
+    }
+    const copy = Buffer.from(packet);
+    writeSeqTs(copy, this.continuity.next(this.epoch, packet.readUInt16BE(2), packet.readUInt32BE(4), performance.now()));
+    this.track.writeRtp(copy);
+    this.packets++;
+    if (!this.firstPacketAt) this.firstPacketAt = Date.now();
+    return true;
+  }
+
+  get needsKeyframe(): boolean {
+    return this.waitingForKeyframe;
+  }
+}
+
+export class Egress extends EventEmitter<EgressEvents> {
+  readonly video: ForwardedTrack | null;
+  readonly audio: ForwardedTrack | null;
+  private _closed = false;
+
+  private constructor(readonly pc: RTCPeerConnection, wantsAudio: boolean, wantsVideo: boolean) {
+    super();
+    this.video = wantsVideo ? new ForwardedTrack('video', 90000) : null;
+    this.audio = wantsAudio ? new ForwardedTrack('audio', 48000) : null;
+    pc.connectionStateChange.subscribe((state) => {
+      if (state === 'failed' || state === 'closed') this.emit('gone', `connection ${state}`);
+    });
+  }
+
+  static async answer(
+    offer: string,
+    wants: { audio: boolean; video: boolean },
+    iceServers: Array<{ urls: string; username?: string; credential?: string }> = [],
+  ): Promise<{ egress: Egress; answer: string }> {
+    const pc = new RTCPeerConnection({
+      iceServers,
+      codecs: {
+        audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
+        video: [
+          new RTCRtpCodecParameters({
+            mimeType: 'video/VP8',
+            clockRate: 90000,
+            rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }, { type: 'goog-remb' }],
+          }),
+        ],
+      },
+    });
+    const egress = new Egress(pc, wants.audio, wants.video);
+    try {
+      await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+      let videoBound = false;
+      let audioBound = false;
+      for (const t of pc.getTransceivers()) {
+        const fwd = t.kind === 'video' && !videoBound ? egress.video : t.kind === 'audio' && !audioBound ? egress.audio : null;
+        if (!fwd) {
+          t.setDirection('inactive');
+          continue;
+        }
+        if (t.kind === 'video') videoBound = true;
+        else audioBound = true;
+        t.setDirection('sendonly');
+        await t.sender.replaceTrack(fwd.track);
+        if (t.kind === 'video') {
+          t.sender.onPictureLossIndication.subscribe(() => egress.emit('keyframeRequest'));
+        }
+      }
+      await pc.setLocalDescription(await pc.createAnswer());
+      await waitForWeriftGathering(pc, 2000);
+      return { egress, answer: pc.localDescription!.sdp };
+    } catch (err) {
+      await egress.close();
+      throw err;
+    }
+  }
+
+  get closed(): boolean {
+    return this._closed;
+  }
+
+  async close(): Promise<void> {
+    if (this._closed) return;
+    this._closed = true;
+    this.removeAllListeners();
+    try {
+      await this.pc.close();
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+async function waitForWeriftGathering(pc: RTCPeerConnection, timeoutMs: number): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      sub.unSubscribe();
+      resolve();
+    }, timeoutMs);
+    const sub = pc.iceGatheringStateChange.subscribe((state) => {
+      if (state === 'complete') {
+        clearTimeout(timer);
+        sub.unSubscribe();
+        resolve();
+      }
+    });
+  });
+}

@@ -1,0 +1,108 @@
+// One publisher's peer connection (@roamhq/wrtc, libwebrtc): answers the WHIP offer and
+// turns the received tracks into decoded I420 frames and PCM for the room's mixer.
+
+import { EventEmitter } from 'node:events';
+import wrtc from '@roamhq/wrtc';
+import type { VideoFrame } from '../../workers/mixer/RoomMixer.ts';
+
+const { RTCPeerConnection, nonstandard } = wrtc as any;
+
+export interface IngestEvents {
+  video: [VideoFrame];
+  audio: [Int16Array, number, number];
+  /** The connection failed or closed from the remote side. */
+  gone: [string];
+}
+
+export async function waitForGathering(pc: any, timeoutMs: number): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, timeoutMs);
+    function done() {
+      clearTimeout(timer);
+      pc.removeEventListener?.('icegatheringstatechange', check);
+      resolve();
+    }
+    function check() {
+      if (pc.iceGatheringState === 'complete') done();
+    }
+    pc.addEventListener('icegatheringstatechange', check);
+  });
+}
+
+export class Ingest extends EventEmitter<IngestEvents> {
+  private readonly sinks: Array<{ stop(): void }> = [];
+  private _closed = false;
+  firstVideoAt = 0;
+  firstAudioAt = 0;
+  videoSize: { width: number; height: number } | null = null;
+  framesIn = 0;
+
+  private constructor(readonly pc: any) {
+    super();
+    pc.addEventListener('track', (e: any) => this.onTrack(e.track));
+    pc.addEventListener('connectionstatechange', () => {
+      const state = pc.connectionState;
+      if (state === 'failed' || state === 'closed') this.emit('gone', `connection ${state}`);
+    });
+  }
+
+  static async answer(offer: string, iceServers: unknown[] = []): Promise<{ ingest: Ingest; answer: string }> {
+    const pc = new RTCPeerConnection({ iceServers });
+    const ingest = new Ingest(pc);
+    try {
+      await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+      // Only receive: a WHIP session never sends media back.
+      for (const t of pc.getTransceivers()) t.direction = 'recvonly';
+      await pc.setLocalDescription(await pc.createAnswer());
+      await waitForGathering(pc, 2000);
+      return { ingest, answer: pc.localDescription.sdp };
+    } catch (err) {
+      ingest.close();
+      throw err;
+    }
+  }
+
+  get closed(): boolean {
+    return this._closed;
+  }
+
+  private onTrack(track: any): void {
+    if (this._closed) return;
+    if (track.kind === 'video') {
+      const sink = new nonstandard.RTCVideoSink(track);
+      sink.onframe = ({ frame }: { frame: VideoFrame }) => {
+        if (!this.firstVideoAt) this.firstVideoAt = Date.now();
+        this.framesIn++;
+        this.videoSize = { width: frame.width, height: frame.height };
+        this.emit('video', frame);
+      };
+      this.sinks.push(sink);
+    } else if (track.kind === 'audio') {
+      const sink = new nonstandard.RTCAudioSink(track);
+      sink.ondata = (d: { samples: Int16Array; sampleRate: number; channelCount: number }) => {
+        if (!this.firstAudioAt) this.firstAudioAt = Date.now();
+        this.emit('audio', d.samples, d.sampleRate, d.channelCount);
+      };
+      this.sinks.push(sink);
+    }
+  }
+
+  close(): void {
+    if (this._closed) return;
+    this._closed = true;
+    for (const s of this.sinks) {
+      try {
+        s.stop();
+      } catch {
+        /* already stopped */
+      }
+    }
+    try {
+      this.pc.close();
+    } catch {
+      /* already closed */
+    }
+    this.removeAllListeners();
+  }
+}

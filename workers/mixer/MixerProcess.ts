@@ -1,0 +1,226 @@
+// One FFmpeg mixer process and its plumbing: the unix sockets Node writes raw media into,
+// the UDP sockets its RTP comes back on, and the zmq command channel. It does not pace or
+// decide anything: RoomMixer drives it tick by tick and replaces it when it dies.
+
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { EventEmitter } from 'node:events';
+import {
+  audioSocket,
+  buildMixerSpec,
+  commandSocket,
+  triggerSocket,
+  videoSocket,
+  type MixerCommand,
+  type MixerSettings,
+  type SlotPlacement,
+} from '../../pipeline/mixer/graph.ts';
+import { isRtcpPacket } from '../../pipeline/rtp/Continuity.ts';
+import { ivfFileHeader, ivfFrame } from '../../pipeline/mixer/ivf.ts';
+import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/FfmpegProcess.ts';
+import { ZmqCommandClient } from './ZmqCommandClient.ts';
+import type { TriggerFrames } from './trigger.ts';
+
+/** 'video', 'full', or 'minus:<slot>'. */
+export type MixStreamKey = string;
+
+export interface MixerProcessEvents {
+  rtp: [MixStreamKey, Buffer];
+  died: [FfmpegExit];
+  connected: [];
+}
+
+interface Writer {
+  socket: net.Socket | null;
+  connected: boolean;
+}
+
+/** Bytes queued in one socket beyond which a tick is skipped rather than buffered. */
+const MAX_QUEUED_FRAMES = 3;
+
+export class MixerProcess extends EventEmitter<MixerProcessEvents> {
+  readonly dir: string;
+  readonly ffmpeg: FfmpegProcess;
+  readonly capacity: number;
+  private readonly udp: dgram.Socket[] = [];
+  private readonly trigger: Writer = { socket: null, connected: false };
+  private readonly video: Writer[];
+  private readonly audio: Writer[];
+  private readonly commands: ZmqCommandClient;
+  private closing: Promise<void> | null = null;
+  private connectTimers = new Set<NodeJS.Timeout>();
+  private _allConnected = false;
+  private pts = 0;
+  packetsOut = 0;
+  lastPacketAt = 0;
+
+  static async start(
+    name: string,
+    settings: MixerSettings,
+    placements: readonly SlotPlacement[],
+    trigger: TriggerFrames,
+    prerollVideo: Buffer,
+  ): Promise<MixerProcess> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcu-mix-'));
+    const capacity = placements.length;
+    const udp: dgram.Socket[] = [];
+    try {
+      for (let i = 0; i < capacity + 2; i++) {
+        const s = dgram.createSocket('udp4');
+        udp.push(s);
+        await new Promise<void>((resolve, reject) => {
+          s.once('error', reject);
+          s.bind(0, '127.0.0.1', () => {
+            s.off('error', reject);
+            resolve();
+          });
+        });
+      }
+    } catch (err) {
+      for (const s of udp) s.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    return new MixerProcess(name, settings, placements, trigger, prerollVideo, dir, udp);
+  }
+
+  private constructor(
+    readonly name: string,
+    private readonly settings: MixerSettings,
+    placements: readonly SlotPlacement[],
+    private readonly triggerFrames: TriggerFrames,
+    private readonly prerollVideo: Buffer,
+    dir: string,
+    udp: dgram.Socket[],
+  ) {
+    super();
+    this.dir = dir;
+    this.capacity = placements.length;
+    this.udp.push(...udp);
+    const port = (s: dgram.Socket) => s.address().port;
+    const keys: MixStreamKey[] = ['video', 'full', ...placements.map((_, k) => `minus:${k}`)];
+    udp.forEach((s, i) => {
+      const key = keys[i];
+      s.on('message', (msg) => {
+        if (isRtcpPacket(msg)) return;
+        this.packetsOut++;
+        this.lastPacketAt = performance.now();
+        this.emit('rtp', key, msg);
+      });
+      s.on('error', () => {});
+    });
+    const spec = buildMixerSpec(
+      settings,
+      {
+        socketDir: dir,
+        videoRtpPort: port(udp[0]),
+        fullMixRtpPort: port(udp[1]),
+        mixMinusRtpPorts: udp.slice(2).map(port),
+      },
+      placements,
+    );
+    this.ffmpeg = new FfmpegProcess(name, spec);
+    this.ffmpeg.on('died', (info) => this.emit('died', info));
+    this.commands = new ZmqCommandClient(commandSocket(dir));
+    this.video = placements.map(() => ({ socket: null, connected: false }));
+    this.audio = placements.map(() => ({ socket: null, connected: false }));
+    const silence = Buffer.alloc((settings.sampleRate / settings.fps) * 2);
+    // FFmpeg opens its inputs one after another and reads one packet from each before
+    // opening the next; each socket gets exactly one preroll packet on connect (probing
+    // discards it under -fflags nobuffer), so all inputs start the paced ticks aligned.
+    const header = ivfFileHeader(this.triggerFrames.width, this.triggerFrames.height, settings.fps);
+    this.connect(this.trigger, triggerSocket(dir), Buffer.concat([header, ivfFrame(this.triggerFrames.key, 0)]));
+    this.video.forEach((w, k) => this.connect(w, videoSocket(dir, k), prerollVideo));
+    this.audio.forEach((w, k) => this.connect(w, audioSocket(dir, k), silence));
+  }
+
+  get allConnected(): boolean {
+    return this._allConnected;
+  }
+
+  get commandChannelUp(): boolean {
+    return this.commands.connected;
+  }
+
+  private connect(w: Writer, file: string, preroll: Buffer): void {
+    const attempt = () => {
+      if (this.closing) return;
+      const socket = net.connect(file);
+      socket.once('connect', () => {
+        w.socket = socket;
+        w.connected = true;
+        socket.write(preroll);
+        this.checkAllConnected();
+      });
+      socket.on('error', () => {
+        if (!w.connected && !this.closing) {
+          const t = setTimeout(() => {
+            this.connectTimers.delete(t);
+            attempt();
+          }, 10);
+          this.connectTimers.add(t);
+        }
+      });
+    };
+    attempt();
+  }
+
+  private checkAllConnected(): void {
+    if (this._allConnected) return;
+    if (!this.trigger.connected) return;
+    if (!this.video.every((w) => w.connected) || !this.audio.every((w) => w.connected)) return;
+    this._allConnected = true;
+    this.emit('connected');
+  }
+
+  /**
+   * Writes one tick to every input. Returns false (and writes nothing) when FFmpeg is not
+   * keeping up, so that all inputs stay frame-aligned.
+   */
+  writeTick(keyframe: boolean, video: readonly Buffer[], audio: readonly Buffer[]): boolean {
+    if (!this._allConnected || this.closing) return false;
+    const frameBytes = video[0]?.length ?? 0;
+    for (const w of this.video) {
+      if ((w.socket?.writableLength ?? 0) > frameBytes * MAX_QUEUED_FRAMES) return false;
+    }
+    this.pts++;
+    this.trigger.socket!.write(ivfFrame(keyframe ? this.triggerFrames.key : this.triggerFrames.delta, this.pts));
+    for (let k = 0; k < this.capacity; k++) {
+      this.video[k].socket!.write(video[k]);
+      this.audio[k].socket!.write(audio[k]);
+    }
+    return true;
+  }
+
+  sendCommands(commands: readonly MixerCommand[]): Promise<string[]> {
+    return this.commands.send(commands);
+  }
+
+  /** Ends the process and releases every socket and file. Idempotent. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = (async () => {
+      for (const t of this.connectTimers) clearTimeout(t);
+      this.connectTimers.clear();
+      this.commands.close();
+      const stopped = this.ffmpeg.stop();
+      // Closing the inputs lets FFmpeg see end-of-stream and exit on its own.
+      for (const w of [this.trigger, ...this.video, ...this.audio]) w.socket?.destroy();
+      await stopped;
+      for (const s of this.udp) {
+        s.removeAllListeners('message');
+        try {
+          s.close();
+        } catch {
+          /* already closed */
+        }
+      }
+      fs.rmSync(this.dir, { recursive: true, force: true });
+      this.removeAllListeners();
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,380 @@
+// A room's mix: participant slots, the 30 fps clock, and the FFmpeg process behind them.
+//
+// The clock is Node's: every tick each slot's latest picture is written again
+// (sample-and-hold) together with exactly one tick of its audio (silence when it has none),
+// so a stalled or missing participant never stalls the composite. Tile positions are
+// commands to the running process; the process is only replaced when it dies or the room
+// outgrows its slot capacity. Subscribers are told nothing of either: egress keeps their
+// RTP continuous across the switch.
+
+import { EventEmitter } from 'node:events';
+import sharp from 'sharp';
+import {
+  capacityFor,
+  placementCommands,
+  type MixerSettings,
+  type SlotPlacement,
+} from '../../pipeline/mixer/graph.ts';
+import { fitInside, type Rect, type Size } from '../../pipeline/layout/geometry.ts';
+import { JitterBuffer, toMono } from '../../pipeline/audio/JitterBuffer.ts';
+import { MixerProcess, type MixStreamKey } from './MixerProcess.ts';
+import { triggerFrames, type TriggerFrames } from './trigger.ts';
+import type { FfmpegExit } from '../ffmpeg/FfmpegProcess.ts';
+
+export interface VideoFrame {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+export interface RoomMixerEvents {
+  /** Packet of one of the mix's RTP streams; `epoch` changes whenever the process is replaced. */
+  rtp: [MixStreamKey, Buffer, number];
+  restarted: [{ reason: string; epoch: number }];
+  error: [Error];
+}
+
+interface Slot {
+  participantId: string;
+  picture: Buffer | null;
+  pictureAt: number;
+  resizing: boolean;
+  audio: JitterBuffer;
+}
+
+export interface RoomMixerStats {
+  epoch: number;
+  pid: number | undefined;
+  capacity: number;
+  ticks: number;
+  skippedTicks: number;
+  restarts: number;
+  keyframesForced: number;
+  lastExit: FfmpegExit | null;
+}
+
+const KEYFRAME_INTERVAL_MS = 3000;
+const KEYFRAME_MIN_GAP_MS = 250;
+const RESTART_BACKOFF_MS = [100, 500, 1000, 2000, 5000];
+/** No RTP for this long while ticking means FFmpeg is hung: replace it. */
+const FROZEN_AFTER_MS = 3000;
+
+export function i420Size(s: Size): number {
+  return s.width * s.height + 2 * Math.ceil(s.width / 2) * Math.ceil(s.height / 2);
+}
+
+/** A flat I420 frame (the "no picture" fill for a slot). */
+export function flatI420(s: Size, y: number, u: number, v: number): Buffer {
+  const buf = Buffer.alloc(i420Size(s));
+  const luma = s.width * s.height;
+  const chroma = Math.ceil(s.width / 2) * Math.ceil(s.height / 2);
+  buf.fill(y, 0, luma);
+  buf.fill(u, luma, luma + chroma);
+  buf.fill(v, luma + chroma);
+  return buf;
+}
+
+/**
+ * Scales an I420 picture of any size into `target`, letterboxed, keeping its aspect ratio.
+ * libvips does the pixels, plane by plane; Node only copies rows into place.
+ */
+export async function normalizeI420(frame: VideoFrame, target: Size): Promise<Buffer> {
+  const { width: w, height: h, data } = frame;
+  const cw = Math.ceil(w / 2);
+  const ch = Math.ceil(h / 2);
+  const fit = fitInside({ width: w, height: h }, { x: 0, y: 0, ...target });
+  const out = flatI420(target, 16, 128, 128);
+  const planes: Array<{ src: Uint8Array; sw: number; sh: number; rect: Rect; stride: number; base: number }> = [
+    { src: data.subarray(0, w * h), sw: w, sh: h, rect: fit, stride: target.width, base: 0 },
+  ];
+  const tcw = Math.ceil(target.width / 2);
+  const tch = Math.ceil(target.height / 2);
+  const half = { x: fit.x / 2, y: fit.y / 2, width: fit.width / 2, height: fit.height / 2 };
+  planes.push({ src: data.subarray(w * h, w * h + cw * ch), sw: cw, sh: ch, rect: half, stride: tcw, base: target.width * target.height });
+  planes.push({ src: data.subarray(w * h + cw * ch, w * h + 2 * cw * ch), sw: cw, sh: ch, rect: half, stride: tcw, base: target.width * target.height + tcw * tch });
+  await Promise.all(
+    planes.map(async (p) => {
+      const scaled = await sharp(p.src, { raw: { width: p.sw, height: p.sh, channels: 1 } })
+        .resize(p.rect.width, p.rect.height, { fit: 'fill', kernel: 'linear' })
+        .raw()
+        .toBuffer();
+      for (let row = 0; row < p.rect.height; row++) {
+        scaled.copy(out, p.base + (p.rect.y + row) * p.stride + p.rect.x, row * p.rect.width, (row + 1) * p.rect.width);
+      }
+    }),
+  );
+  return out;
+}
+
+export class RoomMixer extends EventEmitter<RoomMixerEvents> {
+  private slots: Array<Slot | null>;
+  private placements: SlotPlacement[];
+  private process: MixerProcess | null = null;
+  private starting: Promise<void> | null = null;
+  private trigger: TriggerFrames | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private clockStart = 0;
+  private ticksDone = 0;
+  private lastKeyframeAt = 0;
+  private keyframePending = true;
+  private restartAttempts = 0;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private replacing = false;
+  private _closed = false;
+  private readonly emptyPicture: Buffer;
+  private readonly samplesPerTick: number;
+  epoch = 0;
+  stats: RoomMixerStats;
+
+  constructor(readonly name: string, readonly settings: MixerSettings, capacity = 4) {
+    super();
+    this.slots = new Array(capacity).fill(null);
+    this.placements = this.slots.map(() => ({ visible: false, rect: { x: 0, y: 0, width: 16, height: 16 } }));
+    this.emptyPicture = flatI420(settings.slotSize, 40, 128, 128);
+    this.samplesPerTick = settings.sampleRate / settings.fps;
+    this.stats = {
+      epoch: 0, pid: undefined, capacity, ticks: 0, skippedTicks: 0, restarts: 0, keyframesForced: 0, lastExit: null,
+    };
+  }
+
+  get closed(): boolean {
+    return this._closed;
+  }
+
+  get capacity(): number {
+    return this.slots.length;
+  }
+
+  get pid(): number | undefined {
+    return this.process?.ffmpeg.pid;
+  }
+
+  /** Starts the clock and the first process. Resolves once FFmpeg has all its inputs. */
+  async start(): Promise<void> {
+    this.trigger = await triggerFrames(this.settings.background, this.settings.fps);
+    this.clockStart = performance.now();
+    this.scheduleTick();
+    await this.spawn('start');
+  }
+
+  slotOf(participantId: string): number {
+    return this.slots.findIndex((s) => s?.participantId === participantId);
+  }
+
+  addParticipant(participantId: string): number {
+    const existing = this.slotOf(participantId);
+    if (existing >= 0) return existing;
+    let slot = this.slots.indexOf(null);
+    if (slot < 0) {
+      // The room outgrew this process: a larger one replaces it, slots keep their numbers.
+      const capacity = capacityFor(this.slots.length + 1);
+      if (capacity <= this.slots.length) throw new Error(`the room is full (${this.slots.length} participants)`);
+      slot = this.slots.length;
+      while (this.slots.length < capacity) {
+        this.slots.push(null);
+        this.placements.push({ visible: false, rect: { x: 0, y: 0, width: 16, height: 16 } });
+      }
+      this.stats.capacity = capacity;
+      this.slots[slot] = this.newSlot(participantId);
+      void this.replace('capacity');
+      return slot;
+    }
+    this.slots[slot] = this.newSlot(participantId);
+    return slot;
+  }
+
+  removeParticipant(participantId: string): void {
+    const slot = this.slotOf(participantId);
+    if (slot >= 0) this.slots[slot] = null;
+  }
+
+  private newSlot(participantId: string): Slot {
+    const rate = this.settings.sampleRate;
+    return {
+      participantId,
+      picture: null,
+      pictureAt: 0,
+      resizing: false,
+      // Prime with 40 ms, never hold more than 120 ms.
+      audio: new JitterBuffer((rate * 40) / 1000, (rate * 120) / 1000),
+    };
+  }
+
+  /** Latest decoded picture of a participant (kept until the next one: sample-and-hold). */
+  pushVideo(participantId: string, frame: VideoFrame): void {
+    const slot = this.slots[this.slotOf(participantId)];
+    if (!slot) return;
+    const target = this.settings.slotSize;
+    if (frame.width === target.width && frame.height === target.height) {
+      slot.picture = Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength);
+      slot.pictureAt = performance.now();
+      return;
+    }
+    // Another size (or a mid-call resolution change): rescale off the event loop, dropping
+    // frames while one is in flight rather than queueing them.
+    if (slot.resizing) return;
+    slot.resizing = true;
+    normalizeI420(frame, target)
+      .then((buf) => {
+        slot.picture = buf;
+        slot.pictureAt = performance.now();
+      })
+      .catch(() => {})
+      .finally(() => {
+        slot.resizing = false;
+      });
+  }
+
+  pushAudio(participantId: string, samples: Int16Array, sampleRate: number, channels: number): void {
+    const slot = this.slots[this.slotOf(participantId)];
+    if (!slot || sampleRate !== this.settings.sampleRate) return;
+    slot.audio.push(toMono(samples, channels));
+  }
+
+  /** Moves tiles: `rects` maps participant id → where its picture goes (absent = hidden). */
+  setLayout(rects: ReadonlyMap<string, Rect>): void {
+    const next = this.slots.map((s, k) => {
+      const rect = s ? rects.get(s.participantId) : undefined;
+      return rect ? { visible: true, rect } : { visible: false, rect: this.placements[k].rect };
+    });
+    const commands = placementCommands(this.placements, next);
+    this.placements = next;
+    if (commands.length && this.process) void this.process.sendCommands(commands);
+  }
+
+  requestKeyframe(): void {
+    this.keyframePending = true;
+  }
+
+  private scheduleTick(): void {
+    if (this._closed) return;
+    const period = 1000 / this.settings.fps;
+    const next = this.clockStart + (this.ticksDone + 1) * period;
+    this.timer = setTimeout(() => this.onTick(), Math.max(0, next - performance.now()));
+  }
+
+  private onTick(): void {
+    const period = 1000 / this.settings.fps;
+    const due = Math.floor((performance.now() - this.clockStart) / period);
+    // After a long stall (GC, a busy loop), skip ahead instead of bursting old ticks.
+    if (due - this.ticksDone > 5) this.ticksDone = due - 1;
+    while (this.ticksDone < due) {
+      this.ticksDone++;
+      this.tick();
+    }
+    this.scheduleTick();
+  }
+
+  private tick(): void {
+    this.stats.ticks++;
+    const proc = this.process;
+    const now = performance.now();
+    const audio = this.slots.map((s) => {
+      const pcm = s ? s.audio.pull(this.samplesPerTick) : new Int16Array(this.samplesPerTick);
+      return Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+    });
+    if (!proc || !proc.allConnected) return;
+    if (proc.lastPacketAt > 0 && now - proc.lastPacketAt > FROZEN_AFTER_MS) {
+      void this.replace('frozen: no output for 3 s');
+      return;
+    }
+    const video = this.slots.map((s) => s?.picture ?? this.emptyPicture);
+    const key = this.keyframePending || now - this.lastKeyframeAt >= KEYFRAME_INTERVAL_MS;
+    const canForce = now - this.lastKeyframeAt >= KEYFRAME_MIN_GAP_MS;
+    const sendKey = key && canForce;
+    if (proc.writeTick(sendKey, video, audio)) {
+      if (sendKey) {
+        this.lastKeyframeAt = now;
+        this.keyframePending = false;
+        this.stats.keyframesForced++;
+      }
+    } else {
+      this.stats.skippedTicks++;
+    }
+  }
+
+  private async spawn(reason: string): Promise<void> {
+    if (this._closed || !this.trigger) return;
+    if (this.starting) return this.starting;
+    this.starting = (async () => {
+      const proc = await MixerProcess.start(
+        `${this.name}#${this.epoch + 1}`, this.settings, this.placements, this.trigger!, this.emptyPicture,
+      );
+      if (this._closed) {
+        await proc.close();
+        return;
+      }
+      this.epoch++;
+      const epoch = this.epoch;
+      this.stats.epoch = epoch;
+      proc.on('rtp', (key, buf) => {
+        if (this.process === proc) this.emit('rtp', key, buf, epoch);
+      });
+      proc.on('died', (info) => {
+        this.stats.lastExit = info;
+        if (this.process === proc) void this.replace(`exited (code ${info.code}, signal ${info.signal})`);
+      });
+      this.process = proc;
+      proc.ffmpeg.started.then((pid) => (this.stats.pid = pid), () => {});
+      // A fresh encoder starts with a keyframe; the trigger's first tick is one too.
+      this.lastKeyframeAt = 0;
+      this.keyframePending = true;
+      await new Promise<void>((resolve) => {
+        if (proc.allConnected) return resolve();
+        proc.once('connected', resolve);
+        proc.once('died', () => resolve());
+      });
+      if (reason !== 'start') this.emit('restarted', { reason, epoch });
+    })().finally(() => {
+      this.starting = null;
+    });
+    return this.starting;
+  }
+
+  /** Replaces the running process (crash, hang, capacity change), with backoff on repeats. */
+  private async replace(reason: string): Promise<void> {
+    if (this._closed || this.replacing) return;
+    this.replacing = true;
+    // Let a start in flight finish first: whatever it produced is what gets replaced.
+    await this.starting?.catch(() => {});
+    if (this._closed) return;
+    const old = this.process;
+    this.process = null;
+    this.stats.restarts++;
+    if (old) void old.close();
+    const delay = reason === 'capacity' ? 0 : RESTART_BACKOFF_MS[Math.min(this.restartAttempts, RESTART_BACKOFF_MS.length - 1)];
+    this.restartAttempts++;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      this.replacing = false;
+      this.spawn(reason)
+        .then(() => {
+          // A process that runs for a while resets the backoff.
+          setTimeout(() => {
+            if (this.process && this.process.ffmpeg.running) this.restartAttempts = 0;
+          }, 10_000).unref();
+        })
+        .catch((err: Error) => {
+          this.emit('error', err);
+          void this.replace(`spawn failed: ${err.message}`);
+        });
+    }, delay);
+  }
+
+  /** For fault injection: the live FFmpeg process. */
+  get currentProcess(): MixerProcess | null {
+    return this.process;
+  }
+
+  async close(): Promise<void> {
+    if (this._closed) return;
+    this._closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    await this.starting?.catch(() => {});
+    const proc = this.process;
+    this.process = null;
+    await proc?.close();
+    this.removeAllListeners();
+  }
+}
