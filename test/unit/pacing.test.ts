@@ -1,0 +1,90 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { JitterBuffer, toMono } from '../../pipeline/audio/JitterBuffer.ts';
+import { isVp8KeyframeStart, RtpContinuity } from '../../pipeline/rtp/Continuity.ts';
+import { ivfFileHeader, ivfFrame, isVp8Keyframe, parseIvf } from '../../pipeline/mixer/ivf.ts';
+
+const chunk = (n: number, v: number) => new Int16Array(n).fill(v);
+
+test('jitter buffer: silence until primed, then audio in order', () => {
+  const jb = new JitterBuffer(960, 4800);
+  jb.push(chunk(480, 1));
+  assert.equal([...jb.pull(4)], [0, 0, 0, 0], 'not primed yet');
+  jb.push(chunk(480, 2));
+  const out = jb.pull(960);
+  assert.is(out[0], 1);
+  assert.is(out[479], 1);
+  assert.is(out[480], 2);
+  assert.is(out[959], 2);
+});
+
+test('jitter buffer: underrun pads with silence and counts it', () => {
+  const jb = new JitterBuffer(480, 4800);
+  jb.push(chunk(600, 7));
+  const out = jb.pull(1600);
+  assert.is(out.length, 1600);
+  assert.is(out[599], 7);
+  assert.is(out[600], 0);
+  assert.is(jb.underruns, 1);
+});
+
+test('jitter buffer: backlog beyond max is trimmed to the target (latency stays bounded)', () => {
+  const jb = new JitterBuffer(1000, 3000);
+  for (let i = 0; i < 10; i++) jb.push(chunk(480, i));
+  assert.ok(jb.queuedSamples <= 3000);
+  assert.ok(jb.trimmedSamples > 0);
+  // the newest audio survives
+  const out = jb.pull(jb.queuedSamples);
+  assert.is(out[out.length - 1], 9);
+});
+
+test('toMono averages interleaved channels', () => {
+  assert.equal([...toMono(new Int16Array([10, 20, -4, 4]), 2)], [15, 0]);
+});
+
+test('RTP continuity: a new source continues sequence numbers and advances timestamps with wall time', () => {
+  const c = new RtpContinuity(90000);
+  assert.equal(c.next(1, 100, 5000, 0), { sequenceNumber: 100, timestamp: 5000 });
+  assert.equal(c.next(1, 101, 8000, 33), { sequenceNumber: 101, timestamp: 8000 });
+  // source replaced: its numbering starts anywhere
+  const r = c.next(2, 40000, 123, 133);
+  assert.is(r.sequenceNumber, 102);
+  assert.is(r.timestamp, 8000 + 9000);
+  assert.equal(c.next(2, 40001, 3123, 166), { sequenceNumber: 103, timestamp: 17000 + 3000 });
+});
+
+test('RTP continuity wraps sequence numbers', () => {
+  const c = new RtpContinuity(48000);
+  c.next(1, 65535, 0, 0);
+  assert.is(c.next(1, 0, 960, 20).sequenceNumber, 0);
+  assert.is(c.next(2, 500, 0, 40).sequenceNumber, 1);
+});
+
+function vp8Rtp(descriptor: number[], firstPayloadByte: number): Buffer {
+  const header = Buffer.alloc(12);
+  header[0] = 0x80;
+  header[1] = 96;
+  return Buffer.concat([header, Buffer.from(descriptor), Buffer.from([firstPayloadByte, 0, 0])]);
+}
+
+test('VP8 keyframe detection from the RTP payload descriptor', () => {
+  assert.ok(isVp8KeyframeStart(vp8Rtp([0x10], 0x00)), 'S=1, P=0');
+  assert.not.ok(isVp8KeyframeStart(vp8Rtp([0x10], 0x01)), 'inter frame');
+  assert.not.ok(isVp8KeyframeStart(vp8Rtp([0x00], 0x00)), 'not a partition start');
+  // extended descriptor with a 15-bit picture id
+  assert.ok(isVp8KeyframeStart(vp8Rtp([0x90, 0x80, 0x81, 0x23], 0x00)));
+});
+
+test('IVF framing roundtrip', () => {
+  const key = Buffer.from([0x50, 1, 2]);
+  const delta = Buffer.from([0x51, 3]);
+  const file = Buffer.concat([ivfFileHeader(16, 16, 30), ivfFrame(key, 0), ivfFrame(delta, 1)]);
+  const parsed = parseIvf(file);
+  assert.is(parsed.width, 16);
+  assert.equal(parsed.frames.map((f) => [...f]), [[...key], [...delta]]);
+  assert.ok(isVp8Keyframe(parsed.frames[0]));
+  assert.not.ok(isVp8Keyframe(parsed.frames[1]));
+  assert.throws(() => parseIvf(Buffer.from('nope')), /not an IVF/);
+});
+
+test.run();

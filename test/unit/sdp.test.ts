@@ -1,0 +1,35 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { checkPublishOffer, checkSubscribeOffer, parseSdp } from '../../pipeline/sdp.ts';
+
+const offer = (sections: string[]) =>
+  ['v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=fingerprint:sha-256 AA:BB', 'a=ice-ufrag:abcd', 'a=ice-pwd:x', ...sections].join('\r\n') + '\r\n';
+const audio = (dir = 'sendrecv') => ['m=audio 9 UDP/TLS/RTP/SAVPF 111', 'a=rtpmap:111 opus/48000/2', `a=${dir}`].join('\r\n');
+const video = (dir = 'sendrecv', codec = 'VP8') => ['m=video 9 UDP/TLS/RTP/SAVPF 96', `a=rtpmap:96 ${codec}/90000`, `a=${dir}`].join('\r\n');
+
+test('parses media sections, directions and codecs', () => {
+  const s = parseSdp(offer([audio('sendonly'), video('recvonly', 'H264')]));
+  assert.is(s.media.length, 2);
+  assert.is(s.media[0].direction, 'sendonly');
+  assert.is(s.media[0].codecs[0].name, 'OPUS');
+  assert.is(s.media[1].codecs[0].name, 'H264');
+});
+
+test('publish offers', () => {
+  assert.equal(checkPublishOffer(offer([audio(), video()])), { audio: true, video: true });
+  assert.equal(checkPublishOffer(offer([audio('sendonly')])), { audio: true, video: false });
+  assert.throws(() => checkPublishOffer(''), /empty/);
+  assert.throws(() => checkPublishOffer('hello world'), /must start with "v=0"/);
+  assert.throws(() => checkPublishOffer(offer([])), /no audio or video/);
+  assert.throws(() => checkPublishOffer(offer([audio('recvonly'), video('recvonly')])), /only receives/);
+  assert.throws(() => checkPublishOffer(offer([video('sendonly', 'H264')])), /none of VP8/);
+  assert.throws(() => checkPublishOffer(offer([audio()]).replace(/a=fingerprint.*\r\n/, '')), /fingerprint/);
+});
+
+test('subscribe offers', () => {
+  assert.equal(checkSubscribeOffer(offer([audio('recvonly'), video('recvonly')])), { audio: true, video: true, videoCodec: 'VP8' });
+  assert.throws(() => checkSubscribeOffer(offer([video('recvonly', 'H264')]), ['VP8']), /none of the codecs the mixer produces \(VP8\)/);
+  assert.throws(() => checkSubscribeOffer(offer([audio('sendonly')])), /no audio or video section to receive/);
+});
+
+test.run();
