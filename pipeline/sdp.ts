@@ -19,7 +19,12 @@ export interface SdpSummary {
   media: SdpMedia[];
 }
 
-export class SdpError extends Error {}
+export class SdpError extends Error {
+  /** 'malformed': not a usable offer at all; 'unsupported': well formed, but nothing we can do. */
+  constructor(message: string, readonly kind: 'malformed' | 'unsupported' = 'malformed') {
+    super(message);
+  }
+}
 
 export const MAX_SDP_BYTES = 64 * 1024;
 
@@ -84,10 +89,10 @@ export function checkPublishOffer(sdp: string): { audio: boolean; video: boolean
   const audio = sending.find((m) => m.kind === 'audio' && m.direction !== 'recvonly');
   const video = sending.find((m) => m.kind === 'video' && m.direction !== 'recvonly');
   if (audio && !audio.codecs.some((c) => c.name === 'OPUS')) {
-    throw new SdpError('the audio section offers no Opus codec; the server decodes Opus');
+    throw new SdpError('the audio section offers no Opus codec; the server decodes Opus', 'unsupported');
   }
   if (video && !video.codecs.some((c) => ['VP8', 'VP9', 'AV1'].includes(c.name))) {
-    throw new SdpError('the video section offers none of VP8, VP9, AV1; the server decodes those');
+    throw new SdpError('the video section offers none of VP8, VP9, AV1; the server decodes those', 'unsupported');
   }
   if (!sdp.includes('a=fingerprint:')) throw new SdpError('the offer has no DTLS fingerprint (a=fingerprint)');
   if (!sdp.includes('a=ice-ufrag:')) throw new SdpError('the offer has no ICE credentials (a=ice-ufrag)');
@@ -108,7 +113,7 @@ export function checkSubscribeOffer(sdp: string, producible: readonly string[] =
   const audio = receiving.find((m) => m.kind === 'audio');
   const video = receiving.find((m) => m.kind === 'video');
   if (audio && !audio.codecs.some((c) => c.name === 'OPUS')) {
-    throw new SdpError('the audio section offers no Opus codec; the mix is sent as Opus');
+    throw new SdpError('the audio section offers no Opus codec; the mix is sent as Opus', 'unsupported');
   }
   let videoCodec: string | null = null;
   if (video) {
@@ -116,6 +121,7 @@ export function checkSubscribeOffer(sdp: string, producible: readonly string[] =
     if (!videoCodec) {
       throw new SdpError(
         `the video section offers none of the codecs the mixer produces (${producible.join(', ')})`,
+        'unsupported',
       );
     }
   }

@@ -7,7 +7,7 @@ import { gridLayout, type Layout } from '../../pipeline/layout/geometry.ts';
 import { DEFAULT_MIXER_SETTINGS, type MixerSettings } from '../../pipeline/mixer/graph.ts';
 import { checkPublishOffer, checkSubscribeOffer, SdpError } from '../../pipeline/sdp.ts';
 import { RoomMixer } from '../../workers/mixer/RoomMixer.ts';
-import { badRequest, HttpError, notFound } from '../errors.ts';
+import { badRequest, HttpError, notFound, sdpProblem } from '../errors.ts';
 import { Ingest } from '../rtc/Ingest.ts';
 import { Egress } from '../rtc/Egress.ts';
 
@@ -72,7 +72,7 @@ export class Room extends EventEmitter<RoomEvents> {
     try {
       media = checkPublishOffer(offer);
     } catch (err) {
-      throw err instanceof SdpError ? badRequest(err.message) : err;
+      throw err instanceof SdpError ? sdpProblem(err) : err;
     }
     const { ingest, answer } = await Ingest.answer(offer, this.iceServers).catch((err: Error) => {
       throw badRequest(`the SDP offer was rejected: ${err.message}`);
@@ -125,7 +125,7 @@ export class Room extends EventEmitter<RoomEvents> {
     try {
       wants = checkSubscribeOffer(offer, ['VP8']);
     } catch (err) {
-      throw err instanceof SdpError ? badRequest(err.message) : err;
+      throw err instanceof SdpError ? sdpProblem(err) : err;
     }
     const { egress, answer } = await Egress.answer(offer, wants, this.iceServers).catch((err: Error) => {
       throw badRequest(`the SDP offer was rejected: ${err.message}`);
