@@ -1,0 +1,66 @@
+// Test-facing wrappers around the wrtc WHIP/WHEP clients (workers/clients/webrtc.ts).
+
+import { SyntheticPublisher, WhepSubscriber, type Rgb } from '../../workers/clients/webrtc.ts';
+import { toneLevelDb } from './media.ts';
+
+export interface PublisherOptions {
+  baseUrl: string;
+  room: string;
+  name?: string;
+  color?: Rgb | null;
+  toneHz?: number | null;
+  amplitude?: number;
+  width?: number;
+  height?: number;
+  fps?: number;
+}
+
+export type Publisher = SyntheticPublisher;
+
+export function startPublisher(o: PublisherOptions): Promise<Publisher> {
+  const q = o.name ? `?name=${encodeURIComponent(o.name)}` : '';
+  return SyntheticPublisher.start({
+    whipUrl: `${o.baseUrl}/rooms/${o.room}/whip${q}`,
+    color: o.color === undefined ? [200, 200, 200] : o.color,
+    toneHz: o.toneHz === undefined ? 440 : o.toneHz,
+    amplitude: o.amplitude,
+    width: o.width,
+    height: o.height,
+    fps: o.fps,
+  });
+}
+
+export interface SubscriberOptions {
+  baseUrl: string;
+  room: string;
+  participant?: string;
+}
+
+export interface Subscriber extends WhepSubscriber {
+  toneDb(hz: number, ms?: number): number;
+}
+
+export async function startSubscriber(o: SubscriberOptions): Promise<Subscriber> {
+  const q = o.participant ? `?participant=${encodeURIComponent(o.participant)}` : '';
+  const sub = (await WhepSubscriber.start({ whepUrl: `${o.baseUrl}/rooms/${o.room}/whep${q}` })) as Subscriber;
+  sub.toneDb = (hz: number, ms = 1000) => toneLevelDb(sub.audio(ms), sub.audioSampleRate(), hz);
+  return sub;
+}
+
+/** Resolves with the first truthy value of `fn`, polling; throws after `timeoutMs`. */
+export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string, intervalMs = 50): Promise<NonNullable<T>> {
+  const until = performance.now() + timeoutMs;
+  let lastError: unknown = null;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      lastError = err;
+    }
+    if (performance.now() > until) {
+      throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
