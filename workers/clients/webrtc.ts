@@ -262,8 +262,8 @@ export class WhepSubscriber {
           this.frames++;
           this.frameTimes.push(at);
           if (this.frameTimes.length > 20000) this.frameTimes.splice(0, 10000);
-          // The native side may reuse its buffer: keep a copy of the latest frame only.
-          this.latest = { width: frame.width, height: frame.height, data: Uint8Array.from(frame.data) };
+          // libwebrtc hands over a fresh buffer per frame, so keeping a reference is safe.
+          this.latest = { width: frame.width, height: frame.height, data: frame.data };
           this.onFrame?.(this.latest, at);
         };
         this.sinks.push(sink);

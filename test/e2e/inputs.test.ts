@@ -1,0 +1,112 @@
+// Inputs change: audio-only and video-only publishers, a resolution change mid-call, a
+// publisher that stops sending. The composite never stops, and follows within a second.
+
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { startServer, type RunningServer } from '../../server/main.ts';
+import { startPublisher, startSubscriber, waitFor, type Publisher, type Subscriber } from '../helpers/peers.ts';
+import { colorAt, colorDistance, type Rgb } from '../helpers/media.ts';
+
+const RED: Rgb = [220, 30, 30];
+const GREEN: Rgb = [30, 200, 30];
+const room = 'e2e-inputs';
+
+interface Ctx {
+  server: RunningServer;
+  sub: Subscriber;
+  pubs: Publisher[];
+  startedAt: number;
+}
+const test = suite<Ctx>('changing inputs');
+
+async function layout(ctx: Ctx) {
+  return ((await (await fetch(`${ctx.server.url}/rooms/${room}`)).json()) as any).layout;
+}
+
+async function colourOf(ctx: Ctx, participantId: string): Promise<Rgb> {
+  const tile = (await layout(ctx)).tiles.find((t: any) => t.participantId === participantId);
+  assert.ok(tile, `a tile for ${participantId}`);
+  return colorAt(ctx.sub.lastFrame()!, tile.video.x + tile.video.width / 2, tile.video.y + tile.video.height / 2, 6);
+}
+
+function maxGap(times: number[], from: number): number {
+  const w = times.filter((t) => t >= from);
+  let gap = 0;
+  for (let i = 1; i < w.length; i++) gap = Math.max(gap, w[i] - w[i - 1]);
+  return gap;
+}
+
+test.before(async (ctx) => {
+  ctx.server = await startServer({ port: 0, host: '127.0.0.1', roomIdleMs: 500 });
+  ctx.pubs = [await startPublisher({ baseUrl: ctx.server.url, room, name: 'Red', color: RED, toneHz: 500 })];
+  ctx.sub = await startSubscriber({ baseUrl: ctx.server.url, room });
+  await ctx.sub.waitForFrames(15, 10_000);
+  ctx.startedAt = performance.now();
+});
+
+test.after(async (ctx) => {
+  await ctx.sub?.close();
+  for (const p of ctx.pubs ?? []) await p.close();
+  await ctx.server?.close();
+});
+
+test('a new subscriber decodes its first frame within 1 s of its POST', async (ctx) => {
+  const t0 = performance.now();
+  const late = await startSubscriber({ baseUrl: ctx.server.url, room });
+  try {
+    await late.waitForFrames(1, 3000);
+    const first = late.frameTimes[0] - t0;
+    assert.ok(first < 1000, `first frame after ${first.toFixed(0)} ms`);
+  } finally {
+    await late.close();
+  }
+});
+
+test('an audio-only publisher gets a tile (not black, not frozen) and is heard', async (ctx) => {
+  const voice = await startPublisher({ baseUrl: ctx.server.url, room, name: 'Voice', color: null, toneHz: 800 });
+  ctx.pubs.push(voice);
+  await waitFor(async () => (await layout(ctx)).tiles.length === 2, 1000, 'two tiles');
+  await new Promise((r) => setTimeout(r, 1500));
+  const tile = await colourOf(ctx, voice.participantId);
+  assert.ok(colorDistance(tile, [0, 0, 0]) > 20, `placeholder tile is not black: ${tile}`);
+  assert.ok(colorDistance(await colourOf(ctx, ctx.pubs[0].participantId), RED) < 60, 'red still there');
+  assert.ok(ctx.sub.toneDb(800, 800) > -40, 'the audio-only publisher is in the mix');
+  const info = (await (await fetch(`${ctx.server.url}/rooms/${room}`)).json()) as any;
+  const p = info.participants.find((x: any) => x.id === voice.participantId);
+  assert.equal([p.audio, p.video], [true, false]);
+});
+
+test('a video-only publisher appears in its tile', async (ctx) => {
+  const cam = await startPublisher({ baseUrl: ctx.server.url, room, name: 'Cam', color: GREEN, toneHz: null });
+  ctx.pubs.push(cam);
+  await waitFor(async () => colorDistance(await colourOf(ctx, cam.participantId), GREEN) < 60, 3000, 'green in its tile');
+});
+
+test('a resolution change mid-call keeps the picture in its tile, not stretched', async (ctx) => {
+  const red = ctx.pubs[0];
+  red.setResolution(320, 240);
+  await new Promise((r) => setTimeout(r, 1500));
+  const info = (await (await fetch(`${ctx.server.url}/rooms/${room}`)).json()) as any;
+  const p = info.participants.find((x: any) => x.id === red.participantId);
+  assert.equal(p.videoSize, { width: 320, height: 240 }, 'the server decodes the new size');
+  assert.ok(colorDistance(await colourOf(ctx, red.participantId), RED) < 60, 'still red after the change');
+  // 4:3 inside a 16:9 slot is pillarboxed: the tile's left edge is background, not red.
+  const tile = (await layout(ctx)).tiles.find((t: any) => t.participantId === red.participantId);
+  const edge = colorAt(ctx.sub.lastFrame()!, tile.video.x + 4, tile.video.y + tile.video.height / 2, 2);
+  assert.ok(colorDistance(edge, RED) > 100, `pillarbox at the edge: ${edge}`);
+});
+
+test('a publisher that stops sending keeps its last picture (sample-and-hold)', async (ctx) => {
+  const cam = ctx.pubs[2];
+  cam.pauseVideo();
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.ok(colorDistance(await colourOf(ctx, cam.participantId), GREEN) < 60);
+  cam.resumeVideo();
+});
+
+test('through all of it the subscriber never waited more than 200 ms for a frame', async (ctx) => {
+  const gap = maxGap(ctx.sub.frameTimes, ctx.startedAt);
+  assert.ok(gap <= 200, `longest gap ${gap.toFixed(0)} ms`);
+});
+
+test.run();
