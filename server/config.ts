@@ -8,6 +8,8 @@ export interface Config {
   /** How long an empty room lingers before its mixer is stopped. */
   roomIdleMs: number;
   iceServers: Array<{ urls: string | string[]; username?: string; credential?: string }>;
+  statsIntervalMs: number;
+  redisUrl: string;
 }
 
 function int(name: string, fallback: number, min: number, max: number): number {
@@ -28,5 +30,7 @@ export function loadConfig(env = process.env): Config {
     demo: demo === '1' || demo === 'true' || demo === 'yes',
     roomIdleMs: int('ROOM_IDLE_MS', 10_000, 0, 3_600_000),
     iceServers: [],
+    statsIntervalMs: int('STATS_INTERVAL_MS', 2000, 200, 60_000),
+    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
   };
 }

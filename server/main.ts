@@ -7,11 +7,14 @@ import { loadConfig } from './config.ts';
 import { createApp } from './http/app.ts';
 import { RoomRegistry } from './rooms/RoomRegistry.ts';
 import { stopAllFfmpeg } from '../workers/ffmpeg/FfmpegProcess.ts';
+import { Monitor } from './stats/Monitor.ts';
+import { readiness } from './readiness.ts';
 
 export interface RunningServer {
   url: string;
   port: number;
   rooms: RoomRegistry;
+  monitor: Monitor;
   server: http.Server;
   close(): Promise<void>;
 }
@@ -21,7 +24,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export async function startServer(overrides: Partial<ReturnType<typeof loadConfig>> = {}): Promise<RunningServer> {
   const config = { ...loadConfig(), ...overrides };
   const rooms = new RoomRegistry({ idleMs: config.roomIdleMs, iceServers: config.iceServers });
-  const app = createApp({ rooms, staticDir: path.join(here, 'static') });
+  const monitor = new Monitor(rooms, config.statsIntervalMs);
+  monitor.start();
+  const app = createApp({ rooms, monitor, staticDir: path.join(here, 'static'), ready: () => readiness(config) });
   const server = http.createServer({ maxHeaderSize: 16 * 1024 }, app);
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -39,12 +44,13 @@ export async function startServer(overrides: Partial<ReturnType<typeof loadConfi
     closing = (async () => {
       server.closeAllConnections?.();
       await new Promise<void>((r) => server.close(() => r()));
+      monitor.close();
       await rooms.close();
       await stopAllFfmpeg();
     })();
     return closing;
   };
-  return { url: `http://127.0.0.1:${port}`, port, rooms, server, close };
+  return { url: `http://127.0.0.1:${port}`, port, rooms, monitor, server, close };
 }
 
 async function main(): Promise<void> {

@@ -7,10 +7,16 @@ import { HttpError, notFound, unsupportedMediaType } from '../errors.ts';
 import type { RoomRegistry } from '../rooms/RoomRegistry.ts';
 import { RoomRegistry as Registry } from '../rooms/RoomRegistry.ts';
 import { MAX_SDP_BYTES } from '../../pipeline/sdp.ts';
+import { parseTelemetry } from '../../pipeline/quality/figures.ts';
+import type { Monitor } from '../stats/Monitor.ts';
+import { badRequest } from '../errors.ts';
 
 export interface AppDeps {
   rooms: RoomRegistry;
+  monitor: Monitor;
   staticDir?: string;
+  /** Readiness checks for /readyz. */
+  ready?: () => Promise<{ ready: boolean; checks: Record<string, unknown> }>;
 }
 
 const sdpBody = express.text({ type: () => true, limit: MAX_SDP_BYTES });
@@ -31,7 +37,7 @@ function displayName(raw: unknown): string {
 }
 
 export function createApp(deps: AppDeps): express.Express {
-  const { rooms } = deps;
+  const { rooms, monitor } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -46,6 +52,7 @@ export function createApp(deps: AppDeps): express.Express {
     Registry.validateName(param(req, 'room'));
     const room = await rooms.getOrCreate(param(req, 'room'));
     const { participant, answer } = await room.addPublisher(String(req.body ?? ''), displayName(req.query.name));
+    monitor.sessionCreated(participant.id, 'whip');
     res
       .status(201)
       .set('Content-Type', 'application/sdp')
@@ -72,6 +79,7 @@ export function createApp(deps: AppDeps): express.Express {
     }
     const room = await rooms.getOrCreate(param(req, 'room'));
     const { subscription, answer } = await room.addSubscriber(String(req.body ?? ''), participant);
+    monitor.sessionCreated(subscription.id, 'whep');
     res
       .status(201)
       .set('Content-Type', 'application/sdp')
@@ -99,8 +107,43 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(rooms.require(param(req, 'room')).describe());
   });
 
+  // ---- Monitoring -----------------------------------------------------------------
+  app.post('/rooms/:room/telemetry', express.json({ limit: '8kb' }), (req, res) => {
+    const room = rooms.require(param(req, 'room'));
+    const t = parseTelemetry(req.body);
+    if (typeof t === 'string') throw badRequest(t);
+    const known = t.role === 'publisher' ? room.participants.has(t.session) : room.subscriptions.has(t.session);
+    if (!known) throw notFound(`no ${t.role === 'publisher' ? 'WHIP' : 'WHEP'} session "${t.session}" in room "${room.name}"`);
+    monitor.recordTelemetry(t);
+    res.status(204).end();
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', monitor.registry.contentType).send(await monitor.metrics());
+  });
+  app.get('/stats', async (req, res) => {
+    if (req.query.fresh !== undefined) await monitor.sample();
+    res.json(monitor.snapshot());
+  });
+  app.get('/stats/events', (req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+    const send = (snap: unknown) => res.write(`event: stats\ndata: ${JSON.stringify(snap)}\n\n`);
+    send(monitor.snapshot());
+    monitor.on('sample', send);
+    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    req.on('close', () => {
+      clearInterval(ping);
+      monitor.off('sample', send);
+    });
+  });
+  app.get('/dashboard', (_req, res) => {
+    res.sendFile('dashboard.html', { root: path.resolve(deps.staticDir ?? '.') });
+  });
   app.get('/healthz', (_req, res) => {
-    res.json({ ok: true });
+    res.json({ ok: true, uptimeSec: Math.round(process.uptime()) });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const r = deps.ready ? await deps.ready() : { ready: true, checks: {} };
+    res.status(r.ready ? 200 : 503).json(r);
   });
 
   if (deps.staticDir) app.use(express.static(path.resolve(deps.staticDir), { index: 'index.html' }));
@@ -114,7 +157,7 @@ export function createApp(deps: AppDeps): express.Express {
     }
     // body-parser's errors carry their status (413 too large, 400 bad encoding).
     if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
-      const message = err.status === 413 ? `request body is larger than ${MAX_SDP_BYTES} bytes` : err.message;
+      const message = err.status === 413 ? `request body is larger than allowed (${err.limit ?? MAX_SDP_BYTES} bytes)` : err.message;
       res.status(err.status).json({ error: err.type ?? 'bad_request', message });
       return;
     }

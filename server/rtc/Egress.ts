@@ -12,14 +12,20 @@ export interface EgressEvents {
 }
 
 /** One outgoing track: continuity across source switches, gated on a first keyframe for video. */
-class ForwardedTrack {
+export class ForwardedTrack {
   readonly track: MediaStreamTrack;
   private readonly continuity: RtpContinuity;
   private source = '';
   private epoch = 0;
   private waitingForKeyframe: boolean;
   packets = 0;
+  bytes = 0;
+  /** Frames forwarded (RTP marker bit ends a video frame). */
+  frames = 0;
   firstPacketAt = 0;
+  sender: any = null;
+  /** Interarrival jitter the subscriber last reported for this track, ms. */
+  remoteJitterMs: number | null = null;
 
   constructor(readonly kind: 'audio' | 'video', clockRate: number) {
     this.track = new MediaStreamTrack({ kind });
@@ -41,6 +47,8 @@ class ForwardedTrack {
     writeSeqTs(copy, this.continuity.next(this.epoch, packet.readUInt16BE(2), packet.readUInt32BE(4), performance.now()));
     this.track.writeRtp(copy);
     this.packets++;
+    this.bytes += copy.length;
+    if (copy[1] & 0x80) this.frames++;
     if (!this.firstPacketAt) this.firstPacketAt = Date.now();
     return true;
   }
@@ -97,6 +105,15 @@ export class Egress extends EventEmitter<EgressEvents> {
         else audioBound = true;
         t.setDirection('sendonly');
         await t.sender.replaceTrack(fwd.track);
+        fwd.sender = t.sender;
+        const clockRate = t.kind === 'video' ? 90000 : 48000;
+        t.sender.onRtcp.subscribe((rtcp: any) => {
+          for (const report of rtcp.reports ?? []) {
+            if (report.ssrc === t.sender.ssrc && typeof report.jitter === 'number') {
+              fwd.remoteJitterMs = (report.jitter / clockRate) * 1000;
+            }
+          }
+        });
         if (t.kind === 'video') {
           t.sender.onPictureLossIndication.subscribe(() => egress.emit('keyframeRequest'));
         }

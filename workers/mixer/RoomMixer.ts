@@ -50,6 +50,9 @@ export interface RoomMixerStats {
   skippedTicks: number;
   restarts: number;
   keyframesForced: number;
+  /** Slot pictures written again because no newer one had arrived (sample-and-hold). */
+  repeatedFrames: number;
+  videoBytesOut: number;
   lastExit: FfmpegExit | null;
 }
 
@@ -116,6 +119,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
   private clockStart = 0;
   private ticksDone = 0;
   private lastKeyframeAt = 0;
+  private lastTickAt = 0;
   private keyframePending = true;
   private restartAttempts = 0;
   private restartTimer: NodeJS.Timeout | null = null;
@@ -133,7 +137,8 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     this.emptyPicture = flatI420(settings.slotSize, 40, 128, 128);
     this.samplesPerTick = settings.sampleRate / settings.fps;
     this.stats = {
-      epoch: 0, pid: undefined, capacity, ticks: 0, skippedTicks: 0, restarts: 0, keyframesForced: 0, lastExit: null,
+      epoch: 0, pid: undefined, capacity, ticks: 0, skippedTicks: 0, restarts: 0, keyframesForced: 0,
+      repeatedFrames: 0, videoBytesOut: 0, lastExit: null,
     };
   }
 
@@ -279,6 +284,8 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
       return;
     }
     const video = this.slots.map((s) => s?.picture ?? this.emptyPicture);
+    for (const s of this.slots) if (s?.picture && s.pictureAt <= this.lastTickAt) this.stats.repeatedFrames++;
+    this.lastTickAt = now;
     const key = this.keyframePending || now - this.lastKeyframeAt >= KEYFRAME_INTERVAL_MS;
     const canForce = now - this.lastKeyframeAt >= KEYFRAME_MIN_GAP_MS;
     const sendKey = key && canForce;
@@ -308,7 +315,9 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
       const epoch = this.epoch;
       this.stats.epoch = epoch;
       proc.on('rtp', (key, buf) => {
-        if (this.process === proc) this.emit('rtp', key, buf, epoch);
+        if (this.process !== proc) return;
+        if (key === 'video') this.stats.videoBytesOut += buf.length;
+        this.emit('rtp', key, buf, epoch);
       });
       proc.on('died', (info) => {
         this.stats.lastExit = info;
