@@ -5,6 +5,11 @@ set -euo pipefail
 need=()
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# Tests and CI drive Debian's Chromium (playwright-core, no browser download).
+if [ "${MCU_SKIP_CHROMIUM:-0}" != 1 ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"

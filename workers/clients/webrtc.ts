@@ -2,6 +2,7 @@
 // tone, both controllable) and a subscriber that keeps the latest decoded frame and the last
 // seconds of PCM. Used by the demo room, the tests and the benchmarks.
 
+import { randomFillSync } from 'node:crypto';
 import wrtc from '@roamhq/wrtc';
 
 const { RTCPeerConnection, nonstandard } = wrtc as any;
@@ -71,6 +72,8 @@ export interface SyntheticPublisherOptions {
   /** Tone on for `onMs` every `periodMs` (starting `phaseMs` in); continuous when absent. */
   beep?: { onMs: number; periodMs: number; phaseMs?: number };
   headers?: Record<string, string>;
+  /** 'noise' fills the luma with fresh random bytes each frame: the encoder's worst case. */
+  pattern?: 'solid' | 'noise';
 }
 
 export class SyntheticPublisher {
@@ -150,6 +153,7 @@ export class SyntheticPublisher {
       this.frame.fill(u, luma, luma + chroma);
       this.frame.fill(v, luma + chroma);
     }
+    if (this.o.pattern === 'noise') randomFillSync(this.frame, 0, this.width * this.height);
     this.videoSource.onFrame({ width: this.width, height: this.height, data: this.frame });
     this.framesSent++;
   }
