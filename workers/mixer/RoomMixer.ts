@@ -20,6 +20,7 @@ import { JitterBuffer, toMono } from '../../pipeline/audio/JitterBuffer.ts';
 import { MixerProcess, type MixStreamKey } from './MixerProcess.ts';
 import { triggerFrames, type TriggerFrames } from './trigger.ts';
 import type { FfmpegExit } from '../ffmpeg/FfmpegProcess.ts';
+import { looksBlack, participantColour, renderLabel, renderPlaceholder, stampLabel, type I420Image } from './labels.ts';
 
 export interface VideoFrame {
   width: number;
@@ -36,11 +37,20 @@ export interface RoomMixerEvents {
 
 interface Slot {
   participantId: string;
+  name: string;
   picture: Buffer | null;
   pictureAt: number;
+  /** The latest picture is (nearly) all black: a camera that sends black frames when muted. */
+  black: boolean;
   resizing: boolean;
   audio: JitterBuffer;
+  label: I420Image | null;
+  /** Initials on the participant's colour, with the label: shown while there is no live video. */
+  placeholder: Buffer | null;
 }
+
+/** No frame for this long means the camera is off or muted: show the placeholder. */
+const VIDEO_MUTED_AFTER_MS = 2000;
 
 export interface RoomMixerStats {
   epoch: number;
@@ -166,7 +176,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     return this.slots.findIndex((s) => s?.participantId === participantId);
   }
 
-  addParticipant(participantId: string): number {
+  addParticipant(participantId: string, name = ''): number {
     const existing = this.slotOf(participantId);
     if (existing >= 0) return existing;
     let slot = this.slots.indexOf(null);
@@ -180,12 +190,35 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
         this.placements.push({ visible: false, rect: { x: 0, y: 0, width: 16, height: 16 } });
       }
       this.stats.capacity = capacity;
-      this.slots[slot] = this.newSlot(participantId);
+      this.slots[slot] = this.newSlot(participantId, name);
       void this.replace('capacity');
       return slot;
     }
-    this.slots[slot] = this.newSlot(participantId);
+    this.slots[slot] = this.newSlot(participantId, name);
     return slot;
+  }
+
+  /** Changes a participant's label (and placeholder) from the next frame on. */
+  setName(participantId: string, name: string): void {
+    const slot = this.slots[this.slotOf(participantId)];
+    if (!slot) return;
+    slot.name = name;
+    void this.renderDecorations(slot);
+  }
+
+  private async renderDecorations(slot: Slot): Promise<void> {
+    const name = slot.name || 'Guest';
+    const colour = participantColour(slot.participantId);
+    const size = this.settings.slotSize;
+    try {
+      const [label, placeholder] = await Promise.all([renderLabel(name, colour, size), renderPlaceholder(name, colour, size)]);
+      if (slot.name !== name && slot.name) return; // renamed meanwhile: the newer render wins
+      stampLabel(placeholder.data, size, label);
+      slot.label = label;
+      slot.placeholder = placeholder.data;
+    } catch (err) {
+      this.emit('error', err as Error);
+    }
   }
 
   removeParticipant(participantId: string): void {
@@ -193,16 +226,30 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     if (slot >= 0) this.slots[slot] = null;
   }
 
-  private newSlot(participantId: string): Slot {
+  private newSlot(participantId: string, name: string): Slot {
     const rate = this.settings.sampleRate;
-    return {
+    const slot: Slot = {
       participantId,
+      name,
       picture: null,
       pictureAt: 0,
+      black: false,
       resizing: false,
       // Prime with 40 ms, never hold more than 120 ms.
       audio: new JitterBuffer((rate * 40) / 1000, (rate * 120) / 1000),
+      label: null,
+      placeholder: null,
     };
+    void this.renderDecorations(slot);
+    return slot;
+  }
+
+  private setPicture(slot: Slot, picture: Buffer): void {
+    const size = this.settings.slotSize;
+    slot.black = looksBlack(picture, size);
+    if (slot.label) stampLabel(picture, size, slot.label);
+    slot.picture = picture;
+    slot.pictureAt = performance.now();
   }
 
   /** Latest decoded picture of a participant (kept until the next one: sample-and-hold). */
@@ -211,8 +258,8 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     if (!slot) return;
     const target = this.settings.slotSize;
     if (frame.width === target.width && frame.height === target.height) {
-      slot.picture = Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength);
-      slot.pictureAt = performance.now();
+      // libwebrtc hands over a fresh buffer per frame: it is ours to stamp the label on.
+      this.setPicture(slot, Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength));
       return;
     }
     // Another size (or a mid-call resolution change): rescale off the event loop, dropping
@@ -220,10 +267,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     if (slot.resizing) return;
     slot.resizing = true;
     normalizeI420(frame, target)
-      .then((buf) => {
-        slot.picture = buf;
-        slot.pictureAt = performance.now();
-      })
+      .then((buf) => this.setPicture(slot, buf))
       .catch(() => {})
       .finally(() => {
         slot.resizing = false;
@@ -283,8 +327,12 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
       void this.replace('frozen: no output for 3 s');
       return;
     }
-    const video = this.slots.map((s) => s?.picture ?? this.emptyPicture);
-    for (const s of this.slots) if (s?.picture && s.pictureAt <= this.lastTickAt) this.stats.repeatedFrames++;
+    const video = this.slots.map((s) => {
+      if (!s) return this.emptyPicture;
+      const live = s.picture !== null && !s.black && now - s.pictureAt < VIDEO_MUTED_AFTER_MS;
+      if (live && s.pictureAt <= this.lastTickAt) this.stats.repeatedFrames++;
+      return live ? s.picture! : (s.placeholder ?? this.emptyPicture);
+    });
     this.lastTickAt = now;
     const key = this.keyframePending || now - this.lastKeyframeAt >= KEYFRAME_INTERVAL_MS;
     const canForce = now - this.lastKeyframeAt >= KEYFRAME_MIN_GAP_MS;
