@@ -57,6 +57,8 @@ export interface SlotPlacement {
   visible: boolean;
   /** Where the slot's picture goes; ignored when not visible. */
   rect: Rect;
+  /** Part of the slot picture shown (crop layouts); the whole picture when absent. */
+  crop?: Rect;
 }
 
 export interface FfmpegInput {
@@ -106,6 +108,10 @@ export function placementOf(p: SlotPlacement): Rect {
   return p.visible ? p.rect : HIDDEN;
 }
 
+export function cropOf(p: SlotPlacement | undefined, slotSize: Size): Rect {
+  return p?.visible && p.crop ? p.crop : { x: 0, y: 0, ...slotSize };
+}
+
 export function buildMixerSpec(
   settings: MixerSettings,
   endpoints: MixerEndpoints,
@@ -146,7 +152,11 @@ export function buildMixerSpec(
   let prev = 'base';
   for (let k = 0; k < capacity; k++) {
     const r = placementOf(placements[k]);
-    chains.push(`[${k + 1}:v]scale@s${k}=w=${r.width}:h=${r.height}:flags=bilinear[v${k}]`);
+    const c = cropOf(placements[k], slotSize);
+    chains.push(
+      `[${k + 1}:v]crop@c${k}=w=${c.width}:h=${c.height}:x=${c.x}:y=${c.y},` +
+        `scale@s${k}=w=${r.width}:h=${r.height}:flags=bilinear[v${k}]`,
+    );
     const out = k === capacity - 1 ? 'vout' : `c${k}`;
     chains.push(
       `[${prev}][v${k}]overlay@o${k}=x=${r.x}:y=${r.y}:eval=frame:format=yuv420:repeatlast=1` +
@@ -213,6 +223,7 @@ export function specToArgv(spec: FfmpegSpec): string[] {
 export function placementCommands(
   prev: readonly SlotPlacement[],
   next: readonly SlotPlacement[],
+  slotSize: Size = DEFAULT_MIXER_SETTINGS.slotSize,
 ): MixerCommand[] {
   const cmds: MixerCommand[] = [];
   for (let k = 0; k < next.length; k++) {
@@ -222,6 +233,15 @@ export function placementCommands(
     const o = `overlay@o${k}`;
     const wasVisible = prev[k]?.visible ?? false;
     if (wasVisible && !next[k].visible) cmds.push({ target: o, command: 'enable', arg: '0' });
+    const cropBefore = cropOf(prev[k], slotSize);
+    const cropAfter = cropOf(next[k], slotSize);
+    if (JSON.stringify(cropBefore) !== JSON.stringify(cropAfter)) {
+      // Through the origin, so every intermediate crop stays inside the picture.
+      const c = `crop@c${k}`;
+      cmds.push({ target: c, command: 'x', arg: '0' }, { target: c, command: 'y', arg: '0' });
+      cmds.push({ target: c, command: 'w', arg: String(cropAfter.width) }, { target: c, command: 'h', arg: String(cropAfter.height) });
+      cmds.push({ target: c, command: 'x', arg: String(cropAfter.x) }, { target: c, command: 'y', arg: String(cropAfter.y) });
+    }
     if (before?.width !== after.width) cmds.push({ target: s, command: 'w', arg: String(after.width) });
     if (before?.height !== after.height) cmds.push({ target: s, command: 'h', arg: String(after.height) });
     if (before?.x !== after.x) cmds.push({ target: o, command: 'x', arg: String(after.x) });

@@ -9,6 +9,7 @@ import { RoomRegistry as Registry } from '../rooms/RoomRegistry.ts';
 import { MAX_SDP_BYTES } from '../../pipeline/sdp.ts';
 import { parseTelemetry } from '../../pipeline/quality/figures.ts';
 import type { Monitor } from '../stats/Monitor.ts';
+import { DEFAULT_ROOM_SETTINGS, parseSettingsPatch, type RoomEvent } from '../rooms/Room.ts';
 import { badRequest } from '../errors.ts';
 
 export interface AppDeps {
@@ -105,6 +106,39 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.get('/rooms/:room', (req, res) => {
     res.json(rooms.require(param(req, 'room')).describe());
+  });
+  // PUT creates a room with settings (or replaces the settings of a live one).
+  app.put('/rooms/:room', express.json({ limit: '8kb' }), async (req, res) => {
+    Registry.validateName(param(req, 'room'));
+    const patch = parseSettingsPatch(req.body ?? {});
+    if (typeof patch === 'string') throw badRequest(patch);
+    const existed = Boolean(rooms.get(param(req, 'room')));
+    const room = await rooms.getOrCreate(param(req, 'room'), patch);
+    if (existed) room.updateSettings({ ...DEFAULT_ROOM_SETTINGS, ...patch });
+    res.status(existed ? 200 : 201).json(room.describe());
+  });
+  app.patch('/rooms/:room', express.json({ limit: '8kb' }), (req, res) => {
+    const room = rooms.require(param(req, 'room'));
+    const patch = parseSettingsPatch(req.body);
+    if (typeof patch === 'string') throw badRequest(patch);
+    room.updateSettings(patch);
+    res.json(room.describe());
+  });
+  app.get('/rooms/:room/events', (req, res) => {
+    const room = rooms.require(param(req, 'room'));
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+    const send = (e: RoomEvent) => res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+    // The current state first, so a late listener knows where things stand.
+    send({ type: 'layout-changed', at: new Date().toISOString(), layout: room.layout.kind, activeSpeaker: room.activeSpeaker, tiles: room.layout.tiles });
+    room.on('event', send);
+    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    const stop = () => {
+      clearInterval(ping);
+      room.off('event', send);
+      res.end();
+    };
+    req.on('close', stop);
+    room.once('closed', stop);
   });
 
   // ---- Monitoring -----------------------------------------------------------------

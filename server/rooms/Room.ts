@@ -3,7 +3,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { gridLayout, type Layout } from '../../pipeline/layout/geometry.ts';
+import { computeLayout, FIT_MODES, LAYOUT_KINDS, type FitMode, type LayoutKind, type LayoutOut } from '../../pipeline/layout/layouts.ts';
+import { ActiveSpeakerDetector, levelDbfs } from '../../pipeline/audio/ActiveSpeaker.ts';
 import { DEFAULT_MIXER_SETTINGS, type MixerSettings } from '../../pipeline/mixer/graph.ts';
 import { checkPublishOffer, checkSubscribeOffer, SdpError } from '../../pipeline/sdp.ts';
 import { RoomMixer } from '../../workers/mixer/RoomMixer.ts';
@@ -28,9 +29,49 @@ export interface Subscription {
   egress: Egress;
 }
 
+export interface RoomSettings {
+  layout: LayoutKind;
+  fit: FitMode;
+  /** The participant shown large in the presentation layout (and preferred in speaker). */
+  pinned: string | null;
+}
+
+export const DEFAULT_ROOM_SETTINGS: RoomSettings = { layout: 'grid', fit: 'fit', pinned: null };
+
+/** What happens in a room, as published on GET /rooms/{room}/events. */
+export interface RoomEvent {
+  type: 'participant-joined' | 'participant-left' | 'layout-changed' | 'speaker-changed' | 'subscription-started' | 'subscription-ended';
+  at: string;
+  [key: string]: unknown;
+}
+
 export interface RoomEvents {
   empty: [];
   closed: [];
+  event: [RoomEvent];
+}
+
+/** Validates a settings patch (PUT/PATCH bodies); returns a message for the first problem. */
+export function parseSettingsPatch(body: unknown): Partial<RoomSettings> | string {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'the body must be a JSON object';
+  const b = body as Record<string, unknown>;
+  const out: Partial<RoomSettings> = {};
+  for (const key of Object.keys(b)) {
+    if (!['layout', 'fit', 'pinned'].includes(key)) return `unknown setting "${key}" (known: layout, fit, pinned)`;
+  }
+  if (b.layout !== undefined) {
+    if (!LAYOUT_KINDS.includes(b.layout as LayoutKind)) return `"layout" must be one of ${LAYOUT_KINDS.join(', ')}`;
+    out.layout = b.layout as LayoutKind;
+  }
+  if (b.fit !== undefined) {
+    if (!FIT_MODES.includes(b.fit as FitMode)) return `"fit" must be one of ${FIT_MODES.join(', ')}`;
+    out.fit = b.fit as FitMode;
+  }
+  if (b.pinned !== undefined) {
+    if (b.pinned !== null && typeof b.pinned !== 'string') return '"pinned" must be a participant id or null';
+    out.pinned = b.pinned as string | null;
+  }
+  return out;
 }
 
 export const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -40,20 +81,34 @@ export class Room extends EventEmitter<RoomEvents> {
   readonly subscriptions = new Map<string, Subscription>();
   readonly mixer: RoomMixer;
   readonly createdAt = Date.now();
-  layout: Layout;
+  layout: LayoutOut;
+  settings: RoomSettings;
+  private readonly speakers = new ActiveSpeakerDetector();
+  private readonly speakerTimer: NodeJS.Timeout;
   private _closed = false;
   private closing: Promise<void> | null = null;
-  private readonly settings: MixerSettings;
+  private readonly mixerSettings: MixerSettings;
 
   constructor(
     readonly name: string,
     private readonly iceServers: any[] = [],
-    settings: MixerSettings = DEFAULT_MIXER_SETTINGS,
+    settings: Partial<RoomSettings> = {},
+    mixerSettings: MixerSettings = DEFAULT_MIXER_SETTINGS,
   ) {
     super();
-    this.settings = settings;
-    this.mixer = new RoomMixer(name, settings);
-    this.layout = gridLayout([], settings.canvas, settings.slotSize);
+    this.setMaxListeners(100);
+    this.mixerSettings = mixerSettings;
+    this.settings = { ...DEFAULT_ROOM_SETTINGS, ...settings };
+    this.mixer = new RoomMixer(name, mixerSettings);
+    this.layout = { kind: this.settings.layout, canvas: mixerSettings.canvas, tiles: [] };
+    this.speakerTimer = setInterval(() => {
+      const now = performance.now();
+      const switched = this.speakers.tick(now);
+      if (switched) {
+        this.publish({ type: 'speaker-changed', participantId: switched, name: this.participants.get(switched)?.name ?? null });
+        this.relayout();
+      }
+    }, 100);
     this.mixer.on('rtp', (key, buf, epoch) => this.forward(key, buf, epoch));
     this.mixer.on('error', () => {});
   }
@@ -97,8 +152,12 @@ export class Room extends EventEmitter<RoomEvents> {
     }
     this.participants.set(participant.id, participant);
     ingest.on('video', (frame) => this.mixer.pushVideo(participant.id, frame));
-    ingest.on('audio', (samples, rate, channels) => this.mixer.pushAudio(participant.id, samples, rate, channels));
+    ingest.on('audio', (samples, rate, channels) => {
+      this.mixer.pushAudio(participant.id, samples, rate, channels);
+      this.speakers.update(participant.id, levelDbfs(samples), performance.now());
+    });
     ingest.on('gone', () => this.removePublisher(participant.id));
+    this.publish({ type: 'participant-joined', participantId: participant.id, name, audio: media.audio, video: media.video });
     this.relayout();
     return { participant, answer };
   }
@@ -109,8 +168,11 @@ export class Room extends EventEmitter<RoomEvents> {
     this.participants.delete(id);
     p.ingest.close();
     this.mixer.removeParticipant(id);
+    this.speakers.remove(id);
+    if (this.settings.pinned === id) this.settings.pinned = null;
     // Their subscriptions keep playing, now with the full mix.
     for (const s of this.subscriptions.values()) if (s.participantId === id) s.participantId = null;
+    this.publish({ type: 'participant-left', participantId: id, name: p.name });
     this.relayout();
     this.checkEmpty();
     return true;
@@ -140,6 +202,7 @@ export class Room extends EventEmitter<RoomEvents> {
     egress.on('gone', () => void this.removeSubscriber(subscription.id));
     // A new subscriber needs a keyframe to start decoding.
     this.mixer.requestKeyframe();
+    this.publish({ type: 'subscription-started', subscriptionId: subscription.id, participantId });
     return { subscription, answer };
   }
 
@@ -148,6 +211,7 @@ export class Room extends EventEmitter<RoomEvents> {
     if (!s) return false;
     this.subscriptions.delete(id);
     await s.egress.close();
+    this.publish({ type: 'subscription-ended', subscriptionId: id });
     this.checkEmpty();
     return true;
   }
@@ -177,10 +241,41 @@ export class Room extends EventEmitter<RoomEvents> {
     }
   }
 
+  /** Applies a settings patch (already validated by parseSettingsPatch). */
+  updateSettings(patch: Partial<RoomSettings>): RoomSettings {
+    if (patch.pinned && !this.participants.has(patch.pinned)) {
+      throw notFound(`participant "${patch.pinned}" is not in room "${this.name}"`);
+    }
+    this.settings = { ...this.settings, ...patch };
+    this.relayout();
+    return this.settings;
+  }
+
+  get activeSpeaker(): string | null {
+    return this.speakers.current;
+  }
+
   private relayout(): void {
+    const before = JSON.stringify(this.layout);
     const ids = [...this.participants.values()].sort((a, b) => a.joinedAt - b.joinedAt).map((p) => p.id);
-    this.layout = gridLayout(ids, this.settings.canvas, this.settings.slotSize);
-    this.mixer.setLayout(new Map(this.layout.tiles.map((t) => [t.participantId, t.video])));
+    this.layout = computeLayout({
+      kind: this.settings.layout,
+      fit: this.settings.fit,
+      canvas: this.mixerSettings.canvas,
+      source: this.mixerSettings.slotSize,
+      participants: ids,
+      recentSpeakers: this.speakers.recent(),
+      activeSpeaker: this.speakers.current,
+      pinned: this.settings.pinned,
+    });
+    this.mixer.setLayout(new Map(this.layout.tiles.map((t) => [t.participantId, { rect: t.video, crop: t.crop }])));
+    if (JSON.stringify(this.layout) !== before) {
+      this.publish({ type: 'layout-changed', layout: this.layout.kind, fit: this.settings.fit, pinned: this.settings.pinned, tiles: this.layout.tiles });
+    }
+  }
+
+  private publish(e: Omit<RoomEvent, 'at'>): void {
+    this.emit('event', { ...e, at: new Date().toISOString() } as RoomEvent);
   }
 
   private checkEmpty(): void {
@@ -215,10 +310,13 @@ export class Room extends EventEmitter<RoomEvents> {
         videoPackets: s.egress.video?.packets ?? 0,
         audioPackets: s.egress.audio?.packets ?? 0,
       })),
+      settings: this.settings,
+      activeSpeaker: this.speakers.current,
       layout: {
         kind: this.layout.kind,
+        fit: this.settings.fit,
         canvas: this.layout.canvas,
-        tiles: this.layout.tiles.map((t) => ({ participantId: t.participantId, cell: t.cell, video: t.video })),
+        tiles: this.layout.tiles.map((t) => ({ participantId: t.participantId, cell: t.cell, video: t.video, crop: t.crop, large: t.large })),
       },
       mixer: {
         pid: this.mixer.pid ?? null,
@@ -235,6 +333,7 @@ export class Room extends EventEmitter<RoomEvents> {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this._closed = true;
+    clearInterval(this.speakerTimer);
     this.closing = (async () => {
       for (const p of this.participants.values()) p.ingest.close();
       this.participants.clear();

@@ -2,7 +2,7 @@
 // closed once it has been empty for `idleMs`.
 
 import { badRequest, notFound, unavailable } from '../errors.ts';
-import { Room, ROOM_NAME } from './Room.ts';
+import { Room, ROOM_NAME, type RoomSettings } from './Room.ts';
 
 export class RoomRegistry {
   private readonly rooms = new Map<string, Room>();
@@ -35,7 +35,7 @@ export class RoomRegistry {
   }
 
   /** The room, created (and its mixer started) if it does not exist yet. */
-  async getOrCreate(name: string): Promise<Room> {
+  async getOrCreate(name: string, settings: Partial<RoomSettings> = {}): Promise<Room> {
     RoomRegistry.validateName(name);
     if (this.closing) throw unavailable('the server is shutting down');
     this.cancelIdle(name);
@@ -44,7 +44,7 @@ export class RoomRegistry {
     const pending = this.creating.get(name);
     if (pending) return pending;
     const p = (async () => {
-      const room = new Room(name, this.opts.iceServers ?? []);
+      const room = new Room(name, this.opts.iceServers ?? [], settings);
       try {
         await room.start();
       } catch (err) {

@@ -280,13 +280,13 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     slot.audio.push(toMono(samples, channels));
   }
 
-  /** Moves tiles: `rects` maps participant id → where its picture goes (absent = hidden). */
-  setLayout(rects: ReadonlyMap<string, Rect>): void {
-    const next = this.slots.map((s, k) => {
-      const rect = s ? rects.get(s.participantId) : undefined;
-      return rect ? { visible: true, rect } : { visible: false, rect: this.placements[k].rect };
+  /** Moves tiles: participant id → where its picture goes and what part of it (absent = hidden). */
+  setLayout(tiles: ReadonlyMap<string, { rect: Rect; crop?: Rect | null }>): void {
+    const next: SlotPlacement[] = this.slots.map((s, k) => {
+      const t = s ? tiles.get(s.participantId) : undefined;
+      return t ? { visible: true, rect: t.rect, crop: t.crop ?? undefined } : { visible: false, rect: this.placements[k].rect };
     });
-    const commands = placementCommands(this.placements, next);
+    const commands = placementCommands(this.placements, next, this.settings.slotSize);
     this.placements = next;
     if (commands.length && this.process) void this.process.sendCommands(commands);
   }
