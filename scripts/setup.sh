@@ -8,6 +8,8 @@ command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 # Labels and placeholder tiles are rendered with this font.
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+# The TURN test runs Debian's coturn on loopback.
+command -v turnserver >/dev/null 2>&1 || need+=(coturn)
 # Tests and CI drive Debian's Chromium (playwright-core, no browser download).
 if [ "${MCU_SKIP_CHROMIUM:-0}" != 1 ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)

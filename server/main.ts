@@ -9,6 +9,7 @@ import { RoomRegistry } from './rooms/RoomRegistry.ts';
 import { stopAllFfmpeg } from '../workers/ffmpeg/FfmpegProcess.ts';
 import { Monitor } from './stats/Monitor.ts';
 import { readiness } from './readiness.ts';
+import { turnCredentials } from '../pipeline/auth/tokens.ts';
 
 export interface RunningServer {
   url: string;
@@ -23,10 +24,29 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 export async function startServer(overrides: Partial<ReturnType<typeof loadConfig>> = {}): Promise<RunningServer> {
   const config = { ...loadConfig(), ...overrides };
-  const rooms = new RoomRegistry({ idleMs: config.roomIdleMs, iceServers: config.iceServers });
+  const turn = config.turn;
+  // The server's own peer connections use the TURN servers too, with their own credentials.
+  const iceServers = () =>
+    turn
+      ? turn.urls.map((urls) => ({ urls, ...turnCredentials(turn.secret, 'mcu-server', Math.floor(Date.now() / 1000), turn.ttlSec) }))
+      : config.iceServers;
+  const rooms = new RoomRegistry({
+    idleMs: config.roomIdleMs,
+    iceServers,
+    maxRooms: config.limits.maxRooms,
+    limits: { maxParticipants: config.limits.maxParticipantsPerRoom, maxSubscribers: config.limits.maxSubscribersPerRoom },
+  });
   const monitor = new Monitor(rooms, config.statsIntervalMs);
   monitor.start();
-  const app = createApp({ rooms, monitor, staticDir: path.join(here, 'static'), ready: () => readiness(config) });
+  const app = createApp({
+    rooms,
+    monitor,
+    staticDir: path.join(here, 'static'),
+    ready: () => readiness(config),
+    authSecret: config.authSecret,
+    turn: config.turn,
+    sessionRate: { perSec: config.limits.sessionsPerSecPerClient, burst: config.limits.sessionBurstPerClient },
+  });
   const server = http.createServer({ maxHeaderSize: 16 * 1024 }, app);
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -63,6 +83,9 @@ async function main(): Promise<void> {
   }
   const running = await startServer(config);
   console.log(`[mcu] listening on http://${config.host}:${running.port}`);
+  if (!config.authSecret) {
+    console.warn('[mcu] WARNING: OPEN MODE. MCU_AUTH_SECRET is not set: anyone who can reach this server can publish, watch, record and administer. Set it for any deployment.');
+  }
   let demo: { close(): Promise<void> } | null = null;
   if (config.demo) {
     const { startDemo } = await import('./demo.ts');

@@ -1,20 +1,35 @@
 // Every layout the mixer can show, as pure geometry: grid, speaker and presentation, each in
-// "fit" (letterbox) or "crop" (fill the cell, cut the overflow, never stretch) mode.
+// "fit" (letterbox: the whole picture, bars around it) or "crop" (fill the cell, cut the
+// overflow, never stretch) mode. All rectangles have even coordinates and sizes (yuv420p).
 //
-// Geometry on a 1280x720 canvas (other canvases scale proportionally):
-//   grid          equal cells (see gridLayout), up to 16 tiles; more participants than tiles →
-//                 the most recent speakers are shown.
-//   speaker       the active speaker in a large 1024x576 region centred at the top, a
-//                 filmstrip of up to 5 thumbnails (256x144) along the bottom.
-//   presentation  the pinned participant (e.g. a screen share) large at the left (1024x576,
-//                 vertically centred), up to 5 thumbnails (256x144) in a column at the right.
+// Geometry, given for a 1280x720 canvas; other canvases scale with their width and height
+// (a thumbnail is a fifth of the canvas each way, the filmstrip holds at most 5 of them):
+//
+//   grid          equal cells exactly as gridLayout (geometry.ts), up to maxTiles (16) tiles.
+//
+//   speaker       +------------------------------------+  large cell: the whole region above
+//                 |   large region 1280x576 (0,0)      |  the filmstrip, 1280x576; in fit mode
+//                 |   fit: picture 1024x576 at x=128   |  the 16:9 picture is 1024x576 centred,
+//                 +------+------+------+------+--------+  in crop mode it fills all 1280x576.
+//                 | 256x144 thumbnails at y=576, <= 5  |  Thumbnails are centred horizontally.
+//                 +------------------------------------+  One visible participant: whole canvas.
+//
+//   presentation  +----------------------------+-------+  large cell: the source's aspect fitted
+//                 |  (72 px bar)               | 256x  |  into the 1024x720 region left of the
+//                 |  large 1024x576 at (0,72)  | 144   |  column → 1024x576 at (0,72). The cell
+//                 |                            | x5 at |  has the picture's own aspect, so a
+//                 |  (72 px bar)               | x=1024|  shared screen is never cut, even in crop
+//                 +----------------------------+-------+  mode. The column is centred vertically.
 
-import { fitInside, gridLayout, type Rect, type Size, type Tile } from './geometry.ts';
+import { fitInside, gridLayout, MAX_TILES, type Rect, type Size, type Tile } from './geometry.ts';
 
 export type LayoutKind = 'grid' | 'speaker' | 'presentation';
 export type FitMode = 'fit' | 'crop';
 export const LAYOUT_KINDS: readonly LayoutKind[] = ['grid', 'speaker', 'presentation'];
 export const FIT_MODES: readonly FitMode[] = ['fit', 'crop'];
+
+/** Thumbnails in a speaker/presentation filmstrip, at most. */
+export const FILMSTRIP_SLOTS = 5;
 
 export interface LayoutRequest {
   kind: LayoutKind;
@@ -26,8 +41,10 @@ export interface LayoutRequest {
   /** Most recent speaker first; ids not in `participants` are ignored. */
   recentSpeakers: string[];
   activeSpeaker: string | null;
+  /** Shown large in presentation; in speaker, used when there is no active speaker. */
   pinned: string | null;
   fit: FitMode;
+  /** Tiles at most, large one included (default and ceiling 16). */
   maxTiles?: number;
 }
 
@@ -44,12 +61,13 @@ export interface LayoutOut {
 }
 
 const even = (v: number): number => Math.max(0, Math.round(v / 2) * 2);
+const evenDown = (v: number): number => Math.max(0, Math.floor(v / 2) * 2);
 
 /** Largest centred part of `source` with the aspect ratio of `cell` (crop mode). */
 export function cropFor(source: Size, cell: Size): Rect {
   const scale = Math.max(cell.width / source.width, cell.height / source.height);
-  const width = Math.min(source.width, even(cell.width / scale));
-  const height = Math.min(source.height, even(cell.height / scale));
+  const width = Math.min(source.width, Math.max(2, even(cell.width / scale)));
+  const height = Math.min(source.height, Math.max(2, even(cell.height / scale)));
   return { x: even((source.width - width) / 2), y: even((source.height - height) / 2), width, height };
 }
 
@@ -58,65 +76,69 @@ function place(participantId: string, cell: Rect, req: LayoutRequest, large: boo
   return { participantId, cell, video: fitInside(req.source, cell), crop: null, large };
 }
 
-/** Who is shown when not everyone fits: recent speakers first, then join order. */
-function choose(req: LayoutRequest, ids: string[], max: number): string[] {
-  if (ids.length <= max) return ids;
+/** Who is shown when not everyone fits: recent speakers first, then join order; result in join order. */
+function choose(ids: readonly string[], recentSpeakers: readonly string[], max: number): string[] {
+  if (ids.length <= max) return [...ids];
   const present = new Set(ids);
-  const picked: string[] = [];
-  for (const id of req.recentSpeakers) {
-    if (present.has(id) && !picked.includes(id)) picked.push(id);
-    if (picked.length === max) break;
+  const picked = new Set<string>();
+  for (const id of recentSpeakers) {
+    if (picked.size >= max) break;
+    if (present.has(id)) picked.add(id);
   }
   for (const id of ids) {
-    if (picked.length === max) break;
-    if (!picked.includes(id)) picked.push(id);
+    if (picked.size >= max) break;
+    picked.add(id);
   }
-  // Stable on-screen order: join order.
-  return ids.filter((id) => picked.includes(id));
+  // Stable on-screen order (join order), so a new recent speaker does not reshuffle everyone.
+  return ids.filter((id) => picked.has(id));
 }
 
-function featured(req: LayoutRequest, order: Array<string | null>): string | null {
-  for (const id of order) if (id && req.participants.includes(id)) return id;
-  return req.participants[0] ?? null;
-}
-
-function strip(req: LayoutRequest, main: Rect, thumbs: Rect[], lead: string): LayoutOut {
-  const others = choose(req, req.participants.filter((id) => id !== lead), thumbs.length);
-  const tiles = [place(lead, main, req, true), ...others.map((id, i) => place(id, thumbs[i], req, false))];
-  return { kind: req.kind, canvas: req.canvas, tiles };
+/** The first candidate that is in the room; else the most recent speaker; else the first joiner. */
+function featured(ids: readonly string[], recentSpeakers: readonly string[], candidates: Array<string | null>): string {
+  const present = new Set(ids);
+  for (const id of [...candidates, ...recentSpeakers]) if (id !== null && present.has(id)) return id;
+  return ids[0];
 }
 
 export function computeLayout(req: LayoutRequest): LayoutOut {
   const { canvas } = req;
-  const max = Math.min(req.maxTiles ?? 16, 16);
-  if (req.participants.length === 0) return { kind: req.kind, canvas, tiles: [] };
-  const sx = canvas.width / 1280;
-  const sy = canvas.height / 720;
+  const ids = [...new Set(req.participants)];
+  const max = Math.max(1, Math.min(req.maxTiles ?? MAX_TILES, MAX_TILES));
+  if (ids.length === 0) return { kind: req.kind, canvas, tiles: [] };
 
   if (req.kind === 'grid') {
-    const shown = choose(req, req.participants, max);
-    const grid = gridLayout(shown, canvas, req.source);
+    const grid = gridLayout(choose(ids, req.recentSpeakers, max), canvas, req.source);
     return { kind: 'grid', canvas, tiles: grid.tiles.map((t) => place(t.participantId, t.cell, req, false)) };
   }
 
   const lead =
     req.kind === 'speaker'
-      ? featured(req, [req.activeSpeaker, req.pinned, req.recentSpeakers[0] ?? null])!
-      : featured(req, [req.pinned, req.activeSpeaker, req.recentSpeakers[0] ?? null])!;
-  if (req.participants.length === 1) {
-    return { kind: req.kind, canvas, tiles: [place(lead, { x: 0, y: 0, ...canvas }, req, true)] };
+      ? featured(ids, req.recentSpeakers, [req.activeSpeaker, req.pinned])
+      : featured(ids, req.recentSpeakers, [req.pinned, req.activeSpeaker]);
+  const others = choose(
+    ids.filter((id) => id !== lead),
+    req.recentSpeakers,
+    Math.min(FILMSTRIP_SLOTS, max - 1),
+  );
+  if (others.length === 0) {
+    return { kind: req.kind, canvas, tiles: [place(lead, { x: 0, y: 0, width: canvas.width, height: canvas.height }, req, true)] };
   }
-  const thumbW = even(256 * sx);
-  const thumbH = even(144 * sy);
-  const count = Math.min(5, req.participants.length - 1, max - 1);
+
+  const thumbW = evenDown(canvas.width / FILMSTRIP_SLOTS);
+  const thumbH = evenDown(canvas.height / FILMSTRIP_SLOTS);
+  let main: Rect;
+  let thumbs: Rect[];
   if (req.kind === 'speaker') {
-    const main = { x: even(128 * sx), y: 0, width: even(1024 * sx), height: even(576 * sy) };
-    const left = even((canvas.width - count * thumbW) / 2);
-    const thumbs = Array.from({ length: count }, (_, i) => ({ x: left + i * thumbW, y: canvas.height - thumbH, width: thumbW, height: thumbH }));
-    return strip(req, main, thumbs, lead);
+    const stripY = evenDown(canvas.height - thumbH);
+    main = { x: 0, y: 0, width: canvas.width, height: stripY };
+    const left = even((canvas.width - others.length * thumbW) / 2);
+    thumbs = others.map((_, i) => ({ x: left + i * thumbW, y: stripY, width: thumbW, height: thumbH }));
+  } else {
+    const columnX = evenDown(canvas.width - thumbW);
+    main = fitInside(req.source, { x: 0, y: 0, width: columnX, height: canvas.height });
+    const top = even((canvas.height - others.length * thumbH) / 2);
+    thumbs = others.map((_, i) => ({ x: columnX, y: top + i * thumbH, width: thumbW, height: thumbH }));
   }
-  const main = { x: 0, y: even((canvas.height - 576 * sy) / 2), width: even(1024 * sx), height: even(576 * sy) };
-  const top = even((canvas.height - count * thumbH) / 2);
-  const thumbs = Array.from({ length: count }, (_, i) => ({ x: main.width, y: top + i * thumbH, width: thumbW, height: thumbH }));
-  return strip(req, main, thumbs, lead);
+  const tiles = [place(lead, main, req, true), ...others.map((id, i) => place(id, thumbs[i], req, false))];
+  return { kind: req.kind, canvas, tiles };
 }

@@ -125,7 +125,9 @@ export function buildMixerSpec(
   const { canvas, fps, slotSize, sampleRate } = settings;
   const dir = endpoints.socketDir;
   const inputs: FfmpegInput[] = [
-    { url: `unix:${triggerSocket(dir)}`, options: ['-f', 'ivf', ...LIVE_INPUT, '-listen', '1'] },
+    // One decoder thread: frame-threaded VP8 decoding would hold each trigger frame back a
+    // frame and make the composite's cadence jitter by a frame period.
+    { url: `unix:${triggerSocket(dir)}`, options: ['-f', 'ivf', ...LIVE_INPUT, '-threads', '1', '-listen', '1'] },
   ];
   for (let k = 0; k < capacity; k++) {
     inputs.push({

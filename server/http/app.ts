@@ -11,11 +11,20 @@ import { parseTelemetry } from '../../pipeline/quality/figures.ts';
 import type { Monitor } from '../stats/Monitor.ts';
 import { DEFAULT_ROOM_SETTINGS, parseSettingsPatch, type RoomEvent } from '../rooms/Room.ts';
 import { badRequest } from '../errors.ts';
+import { allow, authenticate, forbidden, ownsSession } from './auth.ts';
+import { iceServerLinks, ROLES, signToken, turnCredentials, type Role } from '../../pipeline/auth/tokens.ts';
+import { RateLimiter } from '../../pipeline/auth/RateLimiter.ts';
+import { randomUUID } from 'node:crypto';
 
 export interface AppDeps {
   rooms: RoomRegistry;
   monitor: Monitor;
   staticDir?: string;
+  /** HS256 secret for room tokens; null = open mode. */
+  authSecret?: string | null;
+  turn?: { urls: string[]; secret: string; ttlSec: number } | null;
+  /** Session creations per client address (token bucket). */
+  sessionRate?: { perSec: number; burst: number };
   /** Readiness checks for /readyz. */
   ready?: () => Promise<{ ready: boolean; checks: Record<string, unknown> }>;
 }
@@ -42,18 +51,49 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.set('trust proxy', false);
+
+  // Security headers everywhere; the pages load only their own scripts (no inline script).
+  app.use((_req, res, next) => {
+    res.set({
+      'Content-Security-Policy':
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+      'X-Frame-Options': 'DENY',
+    });
+    next();
+  });
+
+  const auth = authenticate(deps.authSecret ?? null);
+  const limiter = new RateLimiter(deps.sessionRate?.perSec ?? 5, deps.sessionRate?.burst ?? 20);
+  const rateLimited = (req: Request, _res: Response, next: NextFunction) => {
+    const wait = limiter.take(req.socket.remoteAddress ?? 'unknown', Date.now());
+    if (wait > 0) return next(new HttpError(429, 'too_many_requests', `too many sessions created from this address; retry in ${wait} s`, { 'Retry-After': String(wait) }));
+    next();
+  };
+  /** RFC 9725 ice-server Link headers, with fresh TURN REST credentials when configured. */
+  const iceLinks = (res: Response) => {
+    const turn = deps.turn;
+    if (!turn) return;
+    const creds = turnCredentials(turn.secret, randomUUID(), Math.floor(Date.now() / 1000), turn.ttlSec);
+    res.append('Link', iceServerLinks(turn.urls, creds));
+  };
 
   const options = (_req: Request, res: Response) => {
-    res.set('Accept-Post', 'application/sdp').set('Allow', 'OPTIONS, POST').status(204).end();
+    iceLinks(res);
+    res.set('Accept-Post', 'application/sdp').set('Allow', 'OPTIONS, POST, DELETE').status(204).end();
   };
 
   // ---- WHIP: publish --------------------------------------------------------------
-  app.options('/rooms/:room/whip', options);
-  app.post('/rooms/:room/whip', requireSdp, sdpBody, async (req, res) => {
+  app.options('/rooms/:room/whip', auth, allow('publisher', 'host'), options);
+  app.post('/rooms/:room/whip', auth, allow('publisher', 'host'), rateLimited, requireSdp, sdpBody, async (req, res) => {
     Registry.validateName(param(req, 'room'));
     const room = await rooms.getOrCreate(param(req, 'room'));
-    const { participant, answer } = await room.addPublisher(String(req.body ?? ''), displayName(req.query.name));
+    const name = req.caller?.claims.name ?? displayName(req.query.name);
+    const { participant, answer } = await room.addPublisher(String(req.body ?? ''), name, req.caller?.tokenHash ?? null);
     monitor.sessionCreated(participant.id, 'whip');
+    iceLinks(res);
     res
       .status(201)
       .set('Content-Type', 'application/sdp')
@@ -61,9 +101,12 @@ export function createApp(deps: AppDeps): express.Express {
       .set('ETag', `"${participant.id}"`)
       .send(answer);
   });
-  app.delete('/rooms/:room/whip/:id', (req, res) => {
+  app.delete('/rooms/:room/whip/:id', auth, allow('publisher', 'host'), (req, res) => {
     const room = rooms.require(param(req, 'room'));
-    if (!room.removePublisher(param(req, 'id'))) throw notFound(`no WHIP session "${param(req, 'id')}" in room "${room.name}"`);
+    const p = room.participants.get(param(req, 'id'));
+    if (!p) throw notFound(`no WHIP session "${param(req, 'id')}" in room "${room.name}"`);
+    if (!ownsSession(req.caller, p.ownerTokenHash)) throw forbidden('only the token that created this session (or an admin) may end it');
+    room.removePublisher(p.id);
     res.status(200).end();
   });
   app.patch('/rooms/:room/whip/:id', (_req, res) => {
@@ -71,27 +114,36 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   // ---- WHEP: subscribe ------------------------------------------------------------
-  app.options('/rooms/:room/whep', options);
-  app.post('/rooms/:room/whep', requireSdp, sdpBody, async (req, res) => {
+  app.options('/rooms/:room/whep', auth, allow('subscriber', 'publisher', 'host'), options);
+  app.post('/rooms/:room/whep', auth, allow('subscriber', 'publisher', 'host'), rateLimited, requireSdp, sdpBody, async (req, res) => {
     Registry.validateName(param(req, 'room'));
     const participant = typeof req.query.participant === 'string' && req.query.participant ? req.query.participant : null;
-    if (participant !== null && !rooms.get(param(req, 'room'))) {
+    const existing = rooms.get(param(req, 'room'));
+    if (participant !== null && !existing?.participants.has(participant)) {
       throw notFound(`participant "${participant}" is not in room "${param(req, 'room')}"`);
     }
+    // A publisher watches only as itself: its own mix-minus.
+    if (req.caller?.claims.role === 'publisher' && !req.caller.open) {
+      if (!participant || !ownsSession(req.caller, existing!.participants.get(participant)!.ownerTokenHash)) {
+        throw forbidden('a publisher token may only subscribe to its own mix-minus (?participant=<its WHIP session>)');
+      }
+    }
     const room = await rooms.getOrCreate(param(req, 'room'));
-    const { subscription, answer } = await room.addSubscriber(String(req.body ?? ''), participant);
+    const { subscription, answer } = await room.addSubscriber(String(req.body ?? ''), participant, req.caller?.tokenHash ?? null);
     monitor.sessionCreated(subscription.id, 'whep');
+    iceLinks(res);
     res
       .status(201)
       .set('Content-Type', 'application/sdp')
       .set('Location', `/rooms/${room.name}/whep/${subscription.id}`)
       .send(answer);
   });
-  app.delete('/rooms/:room/whep/:id', async (req, res) => {
+  app.delete('/rooms/:room/whep/:id', auth, allow('subscriber', 'publisher', 'host'), async (req, res) => {
     const room = rooms.require(param(req, 'room'));
-    if (!(await room.removeSubscriber(param(req, 'id')))) {
-      throw notFound(`no WHEP session "${param(req, 'id')}" in room "${room.name}"`);
-    }
+    const s = room.subscriptions.get(param(req, 'id'));
+    if (!s) throw notFound(`no WHEP session "${param(req, 'id')}" in room "${room.name}"`);
+    if (!ownsSession(req.caller, s.ownerTokenHash)) throw forbidden('only the token that created this session (or an admin) may end it');
+    await room.removeSubscriber(s.id);
     res.status(200).end();
   });
   app.patch('/rooms/:room/whep/:id', (_req, res) => {
@@ -99,16 +151,16 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   // ---- Rooms ----------------------------------------------------------------------
-  app.get('/rooms', (_req, res) => {
+  app.get('/rooms', auth, allow(), (_req, res) => {
     res.json({
       rooms: rooms.list().map((r) => ({ name: r.name, participants: r.participants.size, subscriptions: r.subscriptions.size })),
     });
   });
-  app.get('/rooms/:room', (req, res) => {
+  app.get('/rooms/:room', auth, allow(), (req, res) => {
     res.json(rooms.require(param(req, 'room')).describe());
   });
   // PUT creates a room with settings (or replaces the settings of a live one).
-  app.put('/rooms/:room', express.json({ limit: '8kb' }), async (req, res) => {
+  app.put('/rooms/:room', auth, allow(), express.json({ limit: '8kb' }), async (req, res) => {
     Registry.validateName(param(req, 'room'));
     const patch = parseSettingsPatch(req.body ?? {});
     if (typeof patch === 'string') throw badRequest(patch);
@@ -117,14 +169,14 @@ export function createApp(deps: AppDeps): express.Express {
     if (existed) room.updateSettings({ ...DEFAULT_ROOM_SETTINGS, ...patch });
     res.status(existed ? 200 : 201).json(room.describe());
   });
-  app.patch('/rooms/:room', express.json({ limit: '8kb' }), (req, res) => {
+  app.patch('/rooms/:room', auth, allow(), express.json({ limit: '8kb' }), (req, res) => {
     const room = rooms.require(param(req, 'room'));
     const patch = parseSettingsPatch(req.body);
     if (typeof patch === 'string') throw badRequest(patch);
     room.updateSettings(patch);
     res.json(room.describe());
   });
-  app.get('/rooms/:room/events', (req, res) => {
+  app.get('/rooms/:room/events', auth, allow('publisher', 'host', 'subscriber'), (req, res) => {
     const room = rooms.require(param(req, 'room'));
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
     const send = (e: RoomEvent) => res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
@@ -142,23 +194,24 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   // ---- Monitoring -----------------------------------------------------------------
-  app.post('/rooms/:room/telemetry', express.json({ limit: '8kb' }), (req, res) => {
+  app.post('/rooms/:room/telemetry', auth, allow('publisher', 'host', 'subscriber'), express.json({ limit: '8kb' }), (req, res) => {
     const room = rooms.require(param(req, 'room'));
     const t = parseTelemetry(req.body);
     if (typeof t === 'string') throw badRequest(t);
-    const known = t.role === 'publisher' ? room.participants.has(t.session) : room.subscriptions.has(t.session);
-    if (!known) throw notFound(`no ${t.role === 'publisher' ? 'WHIP' : 'WHEP'} session "${t.session}" in room "${room.name}"`);
+    const session = t.role === 'publisher' ? room.participants.get(t.session) : room.subscriptions.get(t.session);
+    if (!session) throw notFound(`no ${t.role === 'publisher' ? 'WHIP' : 'WHEP'} session "${t.session}" in room "${room.name}"`);
+    if (!ownsSession(req.caller, session.ownerTokenHash)) throw forbidden('telemetry is accepted only for your own session');
     monitor.recordTelemetry(t);
     res.status(204).end();
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', auth, allow(), async (_req, res) => {
     res.set('Content-Type', monitor.registry.contentType).send(await monitor.metrics());
   });
-  app.get('/stats', async (req, res) => {
+  app.get('/stats', auth, allow(), async (req, res) => {
     if (req.query.fresh !== undefined) await monitor.sample();
     res.json(monitor.snapshot());
   });
-  app.get('/stats/events', (req, res) => {
+  app.get('/stats/events', auth, allow(), (req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
     const send = (snap: unknown) => res.write(`event: stats\ndata: ${JSON.stringify(snap)}\n\n`);
     send(monitor.snapshot());
@@ -177,7 +230,29 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.get('/readyz', async (_req, res) => {
     const r = deps.ready ? await deps.ready() : { ready: true, checks: {} };
-    res.status(r.ready ? 200 : 503).json(r);
+    const auth = deps.authSecret ? 'tokens required' : 'OPEN: no MCU_AUTH_SECRET, anyone can publish, watch and administer';
+    res.status(r.ready ? 200 : 503).json({ ...r, checks: { ...r.checks, auth } });
+  });
+
+  // Page configuration and tokens for the bundled pages. With auth on, minting tokens is an
+  // admin's job (a real deployment mints them in its own backend, see README).
+  app.get('/config', (_req, res) => {
+    res.json({ auth: deps.authSecret ? 'token' : 'open', turn: Boolean(deps.turn) });
+  });
+  app.post('/tokens', auth, allow(), express.json({ limit: '2kb' }), (req, res) => {
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    if (!deps.authSecret) {
+      res.json({ open: true, token: null });
+      return;
+    }
+    const role = b.role as Role;
+    if (!ROLES.includes(role)) throw badRequest(`"role" must be one of ${ROLES.join(', ')}`);
+    const room = typeof b.room === 'string' ? b.room : '';
+    if (room !== '*') Registry.validateName(room);
+    const ttl = typeof b.ttlSec === 'number' && b.ttlSec > 0 && b.ttlSec <= 86_400 ? Math.floor(b.ttlSec) : 3600;
+    const name = typeof b.name === 'string' ? b.name.slice(0, 64) : undefined;
+    const now = Math.floor(Date.now() / 1000);
+    res.json({ open: false, token: signToken({ room, role, name, iat: now, exp: now + ttl, jti: randomUUID() }, deps.authSecret) });
   });
 
   if (deps.staticDir) app.use(express.static(path.resolve(deps.staticDir), { index: 'index.html' }));

@@ -19,6 +19,8 @@ export interface Participant {
   video: boolean;
   joinedAt: number;
   ingest: Ingest;
+  /** Hash of the token that created the session (null in open mode). */
+  ownerTokenHash: string | null;
 }
 
 export interface Subscription {
@@ -27,6 +29,7 @@ export interface Subscription {
   participantId: string | null;
   createdAt: number;
   egress: Egress;
+  ownerTokenHash: string | null;
 }
 
 export interface RoomSettings {
@@ -91,9 +94,10 @@ export class Room extends EventEmitter<RoomEvents> {
 
   constructor(
     readonly name: string,
-    private readonly iceServers: any[] = [],
+    private readonly iceServers: () => any[] = () => [],
     settings: Partial<RoomSettings> = {},
     mixerSettings: MixerSettings = DEFAULT_MIXER_SETTINGS,
+    private readonly limits = { maxParticipants: 16, maxSubscribers: 500 },
   ) {
     super();
     this.setMaxListeners(100);
@@ -121,15 +125,18 @@ export class Room extends EventEmitter<RoomEvents> {
     return this.mixer.start();
   }
 
-  async addPublisher(offer: string, name: string): Promise<{ participant: Participant; answer: string }> {
+  async addPublisher(offer: string, name: string, ownerTokenHash: string | null = null): Promise<{ participant: Participant; answer: string }> {
     this.assertOpen();
+    if (this.participants.size >= this.limits.maxParticipants) {
+      throw new HttpError(403, 'room_full', `room "${this.name}" already has its maximum of ${this.limits.maxParticipants} participants`);
+    }
     let media: { audio: boolean; video: boolean };
     try {
       media = checkPublishOffer(offer);
     } catch (err) {
       throw err instanceof SdpError ? sdpProblem(err) : err;
     }
-    const { ingest, answer } = await Ingest.answer(offer, this.iceServers).catch((err: Error) => {
+    const { ingest, answer } = await Ingest.answer(offer, this.iceServers()).catch((err: Error) => {
       throw badRequest(`the SDP offer was rejected: ${err.message}`);
     });
     if (this._closed) {
@@ -143,6 +150,7 @@ export class Room extends EventEmitter<RoomEvents> {
       video: media.video,
       joinedAt: Date.now(),
       ingest,
+      ownerTokenHash,
     };
     try {
       this.mixer.addParticipant(participant.id, participant.name);
@@ -178,8 +186,15 @@ export class Room extends EventEmitter<RoomEvents> {
     return true;
   }
 
-  async addSubscriber(offer: string, participantId: string | null): Promise<{ subscription: Subscription; answer: string }> {
+  async addSubscriber(
+    offer: string,
+    participantId: string | null,
+    ownerTokenHash: string | null = null,
+  ): Promise<{ subscription: Subscription; answer: string }> {
     this.assertOpen();
+    if (this.subscriptions.size >= this.limits.maxSubscribers) {
+      throw new HttpError(403, 'room_full', `room "${this.name}" already has its maximum of ${this.limits.maxSubscribers} subscribers`);
+    }
     if (participantId !== null && !this.participants.has(participantId)) {
       throw notFound(`participant "${participantId}" is not in room "${this.name}"`);
     }
@@ -189,14 +204,14 @@ export class Room extends EventEmitter<RoomEvents> {
     } catch (err) {
       throw err instanceof SdpError ? sdpProblem(err) : err;
     }
-    const { egress, answer } = await Egress.answer(offer, wants, this.iceServers).catch((err: Error) => {
+    const { egress, answer } = await Egress.answer(offer, wants, this.iceServers()).catch((err: Error) => {
       throw badRequest(`the SDP offer was rejected: ${err.message}`);
     });
     if (this._closed) {
       await egress.close();
       throw new HttpError(409, 'room_closed', `room "${this.name}" closed while subscribing`);
     }
-    const subscription: Subscription = { id: randomUUID(), participantId, createdAt: Date.now(), egress };
+    const subscription: Subscription = { id: randomUUID(), participantId, createdAt: Date.now(), egress, ownerTokenHash };
     this.subscriptions.set(subscription.id, subscription);
     egress.on('keyframeRequest', () => this.mixer.requestKeyframe());
     egress.on('gone', () => void this.removeSubscriber(subscription.id));

@@ -10,7 +10,14 @@ export class RoomRegistry {
   private readonly idleTimers = new Map<string, NodeJS.Timeout>();
   private closing: Promise<void> | null = null;
 
-  constructor(private readonly opts: { idleMs: number; iceServers?: any[] }) {}
+  constructor(
+    private readonly opts: {
+      idleMs: number;
+      iceServers?: () => any[];
+      maxRooms?: number;
+      limits?: { maxParticipants: number; maxSubscribers: number };
+    },
+  ) {}
 
   static validateName(name: string): string {
     if (!ROOM_NAME.test(name)) {
@@ -43,8 +50,11 @@ export class RoomRegistry {
     if (existing) return existing;
     const pending = this.creating.get(name);
     if (pending) return pending;
+    if (this.rooms.size + this.creating.size >= (this.opts.maxRooms ?? Infinity)) {
+      throw unavailable(`this server hosts its maximum of ${this.opts.maxRooms} rooms; try again later or another server`, 30);
+    }
     const p = (async () => {
-      const room = new Room(name, this.opts.iceServers ?? [], settings);
+      const room = new Room(name, this.opts.iceServers ?? (() => []), settings, undefined, this.opts.limits);
       try {
         await room.start();
       } catch (err) {

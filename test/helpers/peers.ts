@@ -13,6 +13,8 @@ export interface PublisherOptions {
   width?: number;
   height?: number;
   fps?: number;
+  /** Bearer token (when the server runs with MCU_AUTH_SECRET). */
+  token?: string;
 }
 
 export type Publisher = SyntheticPublisher;
@@ -27,6 +29,7 @@ export function startPublisher(o: PublisherOptions): Promise<Publisher> {
     width: o.width,
     height: o.height,
     fps: o.fps,
+    headers: o.token ? { Authorization: `Bearer ${o.token}` } : undefined,
   });
 }
 
@@ -34,6 +37,7 @@ export interface SubscriberOptions {
   baseUrl: string;
   room: string;
   participant?: string;
+  token?: string;
 }
 
 export interface Subscriber extends WhepSubscriber {
@@ -42,7 +46,10 @@ export interface Subscriber extends WhepSubscriber {
 
 export async function startSubscriber(o: SubscriberOptions): Promise<Subscriber> {
   const q = o.participant ? `?participant=${encodeURIComponent(o.participant)}` : '';
-  const sub = (await WhepSubscriber.start({ whepUrl: `${o.baseUrl}/rooms/${o.room}/whep${q}` })) as Subscriber;
+  const sub = (await WhepSubscriber.start({
+    whepUrl: `${o.baseUrl}/rooms/${o.room}/whep${q}`,
+    headers: o.token ? { Authorization: `Bearer ${o.token}` } : undefined,
+  })) as Subscriber;
   sub.toneDb = (hz: number, ms = 1000) => toneLevelDb(sub.audio(ms), sub.audioSampleRate(), hz);
   return sub;
 }

@@ -74,6 +74,8 @@ export interface SyntheticPublisherOptions {
   headers?: Record<string, string>;
   /** 'noise' fills the luma with fresh random bytes each frame: the encoder's worst case. */
   pattern?: 'solid' | 'noise';
+  /** RTCConfiguration (iceServers, iceTransportPolicy). */
+  rtcConfig?: Record<string, unknown>;
 }
 
 export class SyntheticPublisher {
@@ -93,7 +95,7 @@ export class SyntheticPublisher {
   framesSent = 0;
 
   private constructor(private readonly o: SyntheticPublisherOptions) {
-    this.pc = new RTCPeerConnection();
+    this.pc = new RTCPeerConnection(o.rtcConfig ?? {});
     this.color = o.color ?? null;
     this.width = o.width ?? 640;
     this.height = o.height ?? 360;
