@@ -156,6 +156,14 @@ export function createApp(deps: AppDeps): express.Express {
       rooms: rooms.list().map((r) => ({ name: r.name, participants: r.participants.size, subscriptions: r.subscriptions.size })),
     });
   });
+  // Browsers asking for /rooms/{room} get the room page; API clients get JSON.
+  app.get('/rooms/:room', (req, res, next) => {
+    if (deps.staticDir && req.accepts(['json', 'html']) === 'html') {
+      res.sendFile('room.html', { root: path.resolve(deps.staticDir) });
+      return;
+    }
+    next();
+  });
   app.get('/rooms/:room', auth, allow(), (req, res) => {
     res.json(rooms.require(param(req, 'room')).describe());
   });

@@ -1,0 +1,252 @@
+// The room page: join with camera and microphone (WHIP), watch the mix (WHEP, linked to your
+// own session so you do not hear yourself), see who is there and who speaks (SSE), mute,
+// stop video, switch layout, leave; reconnect after a network blip. Standard APIs only.
+
+type Status = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'failed';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const roomName = decodeURIComponent(location.pathname.split('/')[2] ?? '');
+const params = new URLSearchParams(location.hash.slice(1));
+let token = params.get('token') ?? sessionStorage.getItem(`mcu-token:${roomName}`) ?? '';
+
+let media: MediaStream | null = null;
+let pub: RTCPeerConnection | null = null;
+let sub: RTCPeerConnection | null = null;
+let whipUrl: string | null = null;
+let whepUrl: string | null = null;
+let events: EventSource | null = null;
+let watchOnly = false;
+let leaving = false;
+let retries = 0;
+let retryTimer: number | undefined;
+let displayName = '';
+
+function setStatus(s: Status, detail = ''): void {
+  const el = $('status');
+  el.textContent = detail ? `${s}: ${detail}` : s;
+  el.className = `status ${s === 'failed' ? 'error' : ''}`;
+  document.body.dataset.status = s;
+}
+
+function authHeaders(): Record<string, string> {
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+async function iceServers(): Promise<RTCIceServer[]> {
+  const cfg = await fetch('/config').then((r) => r.json()).catch(() => ({ turn: false }));
+  if (!cfg.turn) return [];
+  const res = await fetch(`/rooms/${roomName}/whip`, { method: 'OPTIONS', headers: authHeaders() });
+  const link = res.headers.get('Link') ?? '';
+  const servers: RTCIceServer[] = [];
+  for (const part of link.split(/,(?=\s*<)/)) {
+    const url = /<([^>]+)>/.exec(part)?.[1];
+    if (!url) continue;
+    const username = /username="([^"]*)"/.exec(part)?.[1];
+    const credential = /credential="([^"]*)"/.exec(part)?.[1];
+    servers.push(username ? { urls: url, username, credential } : { urls: url });
+  }
+  return servers;
+}
+
+async function gathered(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return;
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, 2000);
+    pc.addEventListener('icegatheringstatechange', () => {
+      if (pc.iceGatheringState === 'complete') {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+}
+
+/** POSTs an offer; returns [answer, session URL]. Throws an Error with the server's message. */
+async function negotiate(pc: RTCPeerConnection, url: string): Promise<[string, string]> {
+  await pc.setLocalDescription(await pc.createOffer());
+  await gathered(pc);
+  let res: Response;
+  try {
+    res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...authHeaders() }, body: pc.localDescription!.sdp });
+  } catch {
+    throw new Error('the server is unreachable');
+  }
+  if (res.status !== 201) {
+    const body = await res.json().catch(() => ({ message: res.statusText }));
+    if (res.status === 401) throw new Error(`a token is needed (${body.message}); add #token=… to the address`);
+    throw new Error(`${res.status}: ${body.message}`);
+  }
+  const answer = await res.text();
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  return [answer, new URL(res.headers.get('Location')!, location.href).toString()];
+}
+
+function watchConnection(pc: RTCPeerConnection): void {
+  pc.addEventListener('connectionstatechange', () => {
+    if (leaving || (pc !== pub && pc !== sub)) return;
+    const s = pc.connectionState;
+    if (s === 'connected' && (!pub || pub.connectionState === 'connected') && sub?.connectionState === 'connected') {
+      retries = 0;
+      setStatus('live');
+    } else if (s === 'failed') {
+      scheduleReconnect('the connection failed');
+    } else if (s === 'disconnected') {
+      // Often a blip: give ICE a few seconds before starting over.
+      setTimeout(() => {
+        if (pc.connectionState === 'disconnected') scheduleReconnect('the network dropped');
+      }, 4000);
+    }
+  });
+}
+
+function scheduleReconnect(reason: string): void {
+  if (leaving || retryTimer) return;
+  retries++;
+  if (retries > 5) {
+    setStatus('failed', `${reason}; gave up after 5 attempts`);
+    return;
+  }
+  const delay = Math.min(8000, 500 * 2 ** (retries - 1));
+  setStatus('reconnecting', `${reason}; retrying in ${(delay / 1000).toFixed(1)} s`);
+  retryTimer = window.setTimeout(() => {
+    retryTimer = undefined;
+    void connect().catch((e: Error) => scheduleReconnect(e.message));
+  }, delay);
+}
+
+async function closeSessions(): Promise<void> {
+  for (const url of [whepUrl, whipUrl]) if (url) fetch(url, { method: 'DELETE', headers: authHeaders(), keepalive: true }).catch(() => {});
+  whipUrl = whepUrl = null;
+  pub?.close();
+  sub?.close();
+  pub = sub = null;
+}
+
+/** A fresh WHIP (unless watching only) and WHEP session: the reconnect path too. */
+async function connect(): Promise<void> {
+  await closeSessions();
+  setStatus(retries ? 'reconnecting' : 'connecting');
+  const servers = await iceServers();
+  let participant = '';
+  if (!watchOnly && media) {
+    pub = new RTCPeerConnection({ iceServers: servers });
+    for (const track of media.getTracks()) pub.addTransceiver(track, { direction: 'sendonly' });
+    watchConnection(pub);
+    [, whipUrl] = await negotiate(pub, `/rooms/${roomName}/whip?name=${encodeURIComponent(displayName)}`);
+    participant = whipUrl.split('/').pop()!;
+  }
+  sub = new RTCPeerConnection({ iceServers: servers });
+  sub.addTransceiver('video', { direction: 'recvonly' });
+  sub.addTransceiver('audio', { direction: 'recvonly' });
+  const stream = new MediaStream();
+  sub.addEventListener('track', (e) => {
+    stream.addTrack(e.track);
+    const v = $<HTMLVideoElement>('mix');
+    v.srcObject = stream;
+    void v.play().catch(() => {});
+  });
+  watchConnection(sub);
+  [, whepUrl] = await negotiate(sub, `/rooms/${roomName}/whep${participant ? `?participant=${participant}` : ''}`);
+  document.body.dataset.participant = participant;
+  listen();
+}
+
+function listen(): void {
+  events?.close();
+  const q = token ? `?access_token=${encodeURIComponent(token)}` : '';
+  events = new EventSource(`/rooms/${roomName}/events${q}`);
+  const refresh = () => void refreshPeople();
+  for (const type of ['participant-joined', 'participant-left', 'layout-changed']) events.addEventListener(type, refresh);
+  events.addEventListener('speaker-changed', (e) => {
+    const { participantId } = JSON.parse((e as MessageEvent).data);
+    document.querySelectorAll('#people li').forEach((li) => li.classList.toggle('speaking', (li as HTMLElement).dataset.id === participantId));
+    $('speaker').textContent = JSON.parse((e as MessageEvent).data).name ?? '';
+  });
+}
+
+async function refreshPeople(): Promise<void> {
+  const res = await fetch(`/rooms/${roomName}`, { headers: { Accept: 'application/json', ...authHeaders() } }).catch(() => null);
+  if (!res?.ok) return; // room details are for admins when tokens are on
+  const info = await res.json();
+  const list = $('people');
+  list.replaceChildren(
+    ...info.participants.map((p: { id: string; name: string; audio: boolean; video: boolean }) => {
+      const li = document.createElement('li');
+      li.dataset.id = p.id;
+      li.textContent = `${p.name}${p.id === document.body.dataset.participant ? ' (you)' : ''}${p.video ? '' : ' · no video'}`;
+      if (p.id === info.activeSpeaker) li.classList.add('speaking');
+      return li;
+    }),
+  );
+  ($('layout') as HTMLSelectElement).value = info.settings?.layout ?? 'grid';
+}
+
+async function join(asViewer: boolean): Promise<void> {
+  watchOnly = asViewer;
+  displayName = ($('name') as HTMLInputElement).value.trim().slice(0, 64) || 'Guest';
+  leaving = false;
+  if (!asViewer) {
+    try {
+      media = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
+    } catch (e) {
+      const err = e as DOMException;
+      const why = err.name === 'NotAllowedError' ? 'camera/microphone permission was denied' : err.name === 'NotFoundError' ? 'no camera or microphone was found' : err.message;
+      setStatus('failed', `${why}. You can still watch only.`);
+      return;
+    }
+    $<HTMLVideoElement>('self').srcObject = media;
+  }
+  $('lobby').hidden = true;
+  $('call').hidden = false;
+  $('mute').hidden = $('video-toggle').hidden = asViewer;
+  try {
+    await connect();
+  } catch (e) {
+    scheduleReconnect((e as Error).message);
+  }
+}
+
+function toggle(kind: 'audio' | 'video', button: HTMLElement, on: string, off: string): void {
+  const tracks = kind === 'audio' ? media?.getAudioTracks() : media?.getVideoTracks();
+  if (!tracks?.length) return;
+  const enabled = !tracks[0].enabled;
+  for (const t of tracks) t.enabled = enabled;
+  button.textContent = enabled ? on : off;
+  button.setAttribute('aria-pressed', String(!enabled));
+}
+
+async function leave(): Promise<void> {
+  leaving = true;
+  clearTimeout(retryTimer);
+  events?.close();
+  await closeSessions();
+  media?.getTracks().forEach((t) => t.stop());
+  media = null;
+  setStatus('idle', 'you left the room');
+  $('call').hidden = true;
+  $('lobby').hidden = false;
+}
+
+function init(): void {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(roomName)) {
+    setStatus('failed', 'invalid room name: use 1-64 letters, digits, "_" or "-"');
+    ($('join') as HTMLButtonElement).disabled = ($('watch') as HTMLButtonElement).disabled = true;
+    return;
+  }
+  if (token) sessionStorage.setItem(`mcu-token:${roomName}`, token);
+  $('room-name').textContent = roomName;
+  $('join').addEventListener('click', () => void join(false));
+  $('watch').addEventListener('click', () => void join(true));
+  $('leave').addEventListener('click', () => void leave());
+  $('mute').addEventListener('click', (e) => toggle('audio', e.currentTarget as HTMLElement, 'Mute', 'Unmute'));
+  $('video-toggle').addEventListener('click', (e) => toggle('video', e.currentTarget as HTMLElement, 'Stop video', 'Start video'));
+  $('layout').addEventListener('change', async (e) => {
+    const layout = (e.target as HTMLSelectElement).value;
+    const res = await fetch(`/rooms/${roomName}`, { method: 'PATCH', headers: { 'Content-Type': 'application/json', ...authHeaders() }, body: JSON.stringify({ layout }) });
+    if (!res.ok) setStatus('live', `layout not changed: ${(await res.json().catch(() => ({}))).message ?? res.status}`);
+  });
+  window.addEventListener('pagehide', () => void closeSessions());
+  setStatus('idle');
+}
+
+init();
