@@ -14,6 +14,7 @@
 // commands (scale size, overlay position, enable), so subscribers never see a restart.
 
 import type { Rect, Size } from '../layout/geometry.ts';
+import type { RungSpec } from '../ladder.ts';
 
 export interface MixerSettings {
   canvas: Size;
@@ -47,7 +48,8 @@ export function capacityFor(participants: number): number {
 export interface MixerEndpoints {
   /** Directory holding this process's unix sockets (fresh per process: FFmpeg binds them). */
   socketDir: string;
-  videoRtpPort: number;
+  /** One port per encoded rung (same order as the rungs). */
+  rungRtpPorts: number[];
   fullMixRtpPort: number;
   /** One port per slot: the mix-minus that slot's participant hears. */
   mixMinusRtpPorts: number[];
@@ -88,6 +90,8 @@ export const triggerSocket = (dir: string): string => `${dir}/trigger.sock`;
 export const videoSocket = (dir: string, slot: number): string => `${dir}/v${slot}.sock`;
 export const audioSocket = (dir: string, slot: number): string => `${dir}/a${slot}.sock`;
 export const commandSocket = (dir: string): string => `${dir}/cmd.sock`;
+/** Each rung has a trigger of its own, so a keyframe asked for on one rung costs only that rung. */
+export const rungTriggerSocket = (dir: string, rungId: string): string => `${dir}/t-${rungId}.sock`;
 
 /** Hidden slots are scaled to a token size and not drawn: cheap, and no graph change. */
 const HIDDEN: Rect = { x: 0, y: 0, width: 16, height: 16 };
@@ -116,11 +120,15 @@ export function buildMixerSpec(
   settings: MixerSettings,
   endpoints: MixerEndpoints,
   placements: readonly SlotPlacement[],
+  rungs: readonly RungSpec[],
 ): FfmpegSpec {
   const capacity = placements.length;
   if (capacity < 2) throw new Error('a mixer needs at least 2 slots');
   if (endpoints.mixMinusRtpPorts.length !== capacity) {
     throw new Error(`need ${capacity} mix-minus ports, got ${endpoints.mixMinusRtpPorts.length}`);
+  }
+  if (endpoints.rungRtpPorts.length !== rungs.length) {
+    throw new Error(`need ${rungs.length} rung ports, got ${endpoints.rungRtpPorts.length}`);
   }
   const { canvas, fps, slotSize, sampleRate } = settings;
   const dir = endpoints.socketDir;
@@ -146,6 +154,14 @@ export function buildMixerSpec(
     });
   }
 
+  for (const rung of rungs) {
+    inputs.push({
+      url: `unix:${rungTriggerSocket(dir, rung.id)}`,
+      options: ['-f', 'ivf', ...LIVE_INPUT, '-threads', '1', '-listen', '1'],
+    });
+  }
+  const firstRungInput = 1 + 2 * capacity;
+
   const chains: string[] = [];
   chains.push(
     `[0:v]zmq=b=ipc\\\\://${filterValue(commandSocket(dir))},` +
@@ -159,7 +175,7 @@ export function buildMixerSpec(
       `[${k + 1}:v]crop@c${k}=w=${c.width}:h=${c.height}:x=${c.x}:y=${c.y},` +
         `scale@s${k}=w=${r.width}:h=${r.height}:flags=bilinear[v${k}]`,
     );
-    const out = k === capacity - 1 ? 'vout' : `c${k}`;
+    const out = k === capacity - 1 ? 'composite' : `c${k}`;
     chains.push(
       `[${prev}][v${k}]overlay@o${k}=x=${r.x}:y=${r.y}:eval=frame:format=yuv420:repeatlast=1` +
         `:enable=${placements[k].visible ? 1 : 0}[${out}]`,
@@ -177,19 +193,33 @@ export function buildMixerSpec(
     chains.push(`[m${k}]pan=mono|c0=${others}[amm${k}]`);
   }
 
-  const vkbps = settings.videoBitrateKbps;
-  const outputs: FfmpegOutput[] = [
-    {
-      url: rtpUrl(endpoints.videoRtpPort),
+  // Each rung: its own trigger (canvas, clock and keyframes at the rung's frame rate) with the
+  // composite, scaled to the rung's size, laid over it.
+  if (rungs.length === 0) chains.push('[composite]nullsink');
+  else if (rungs.length === 1) chains.push('[composite]null[vs0]');
+  else chains.push(`[composite]split=${rungs.length}${rungs.map((_, r) => `[vs${r}]`).join('')}`);
+  rungs.forEach((rung, r) => {
+    const size = `${rung.width}:${rung.height}`;
+    const scaled = rung.width === canvas.width && rung.height === canvas.height ? `[vs${r}]null[sc${r}]` : `[vs${r}]scale=${size}:flags=bilinear[sc${r}]`;
+    chains.push(`[${firstRungInput + r}:v]scale=${size}:flags=neighbor,format=yuv420p[rt${r}]`, scaled);
+    chains.push(`[rt${r}][sc${r}]overlay=x=0:y=0:format=yuv420:repeatlast=1[rung${r}]`);
+  });
+
+  const outputs: FfmpegOutput[] = rungs.map((rung, r) => {
+    const k = `${rung.bitrateKbps}k`;
+    const codec =
+      rung.codec === 'vp8'
+        ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-error-resilient', '1', '-threads', '2']
+        : ['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-threads', '1'];
+    return {
+      url: rtpUrl(endpoints.rungRtpPorts[r]),
       options: [
-        '-map', '[vout]', '-fps_mode', 'passthrough',
-        '-c:v', 'libvpx', '-b:v', `${vkbps}k`, '-maxrate', `${vkbps}k`, '-bufsize', `${vkbps}k`,
-        '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-error-resilient', '1',
-        '-g', '100000', '-force_key_frames', 'source', '-threads', '2',
+        '-map', `[rung${r}]`, '-fps_mode', 'passthrough', ...codec,
+        '-b:v', k, '-maxrate', k, '-bufsize', k, '-g', '100000', '-force_key_frames', 'source',
         '-f', 'rtp',
       ],
-    },
-  ];
+    };
+  });
   const audioOut = (label: string, port: number): FfmpegOutput => ({
     url: rtpUrl(port),
     options: [

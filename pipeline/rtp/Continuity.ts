@@ -75,3 +75,28 @@ export function isVp8KeyframeStart(buf: Buffer): boolean {
   }
   return off < buf.length && (buf[off] & 0x01) === 0;
 }
+
+/** True when this H.264 RTP packet (RFC 6184) starts an IDR picture or carries its SPS. */
+export function isH264KeyframeStart(buf: Buffer): boolean {
+  const off = rtpPayloadOffset(buf);
+  if (off >= buf.length) return false;
+  const type = buf[off] & 0x1f;
+  if (type === 5 || type === 7) return true;
+  if (type === 24) {
+    // STAP-A: aggregated NAL units, each with a 16-bit size.
+    let p = off + 1;
+    while (p + 2 < buf.length) {
+      const size = buf.readUInt16BE(p);
+      const t = buf[p + 2] & 0x1f;
+      if (t === 5 || t === 7) return true;
+      p += 2 + size;
+    }
+    return false;
+  }
+  if (type === 28 && off + 1 < buf.length) {
+    // FU-A: the start fragment of an IDR slice.
+    const fu = buf[off + 1];
+    return (fu & 0x80) !== 0 && (fu & 0x1f) === 5;
+  }
+  return false;
+}

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { computeLayout, FIT_MODES, LAYOUT_KINDS, type FitMode, type LayoutKind, type LayoutOut } from '../../pipeline/layout/layouts.ts';
 import { ActiveSpeakerDetector, levelDbfs } from '../../pipeline/audio/ActiveSpeaker.ts';
+import { RungAdapter, rungFor, type Codec, type Feedback, type Level } from '../../pipeline/ladder.ts';
 import { DEFAULT_MIXER_SETTINGS, type MixerSettings } from '../../pipeline/mixer/graph.ts';
 import { checkPublishOffer, checkSubscribeOffer, SdpError } from '../../pipeline/sdp.ts';
 import { RoomMixer } from '../../workers/mixer/RoomMixer.ts';
@@ -25,6 +26,13 @@ export interface Participant {
 
 export interface Subscription {
   id: string;
+  /** Video codec negotiated ('vp8' | 'h264'), null when the subscriber takes no video. */
+  codec: Codec | null;
+  /** The rung forwarded now (null: audio only), and one being switched to at its next keyframe. */
+  rung: string | null;
+  pendingRung: string | null;
+  adapter: RungAdapter;
+  lastFeedback: Feedback | null;
   /** The publisher this subscription belongs to (it hears that publisher's mix-minus). */
   participantId: string | null;
   createdAt: number;
@@ -43,7 +51,14 @@ export const DEFAULT_ROOM_SETTINGS: RoomSettings = { layout: 'grid', fit: 'fit',
 
 /** What happens in a room, as published on GET /rooms/{room}/events. */
 export interface RoomEvent {
-  type: 'participant-joined' | 'participant-left' | 'layout-changed' | 'speaker-changed' | 'subscription-started' | 'subscription-ended';
+  type:
+    | 'participant-joined'
+    | 'participant-left'
+    | 'layout-changed'
+    | 'speaker-changed'
+    | 'subscription-started'
+    | 'subscription-ended'
+    | 'subscription-rung-changed';
   at: string;
   [key: string]: unknown;
 }
@@ -88,6 +103,7 @@ export class Room extends EventEmitter<RoomEvents> {
   settings: RoomSettings;
   private readonly speakers = new ActiveSpeakerDetector();
   private readonly speakerTimer: NodeJS.Timeout;
+  private readonly adaptTimer: NodeJS.Timeout;
   private _closed = false;
   private closing: Promise<void> | null = null;
   private readonly mixerSettings: MixerSettings;
@@ -113,6 +129,7 @@ export class Room extends EventEmitter<RoomEvents> {
         this.relayout();
       }
     }, 100);
+    this.adaptTimer = setInterval(() => this.adapt(), 1000);
     this.mixer.on('rtp', (key, buf, epoch) => this.forward(key, buf, epoch));
     this.mixer.on('error', () => {});
   }
@@ -198,9 +215,9 @@ export class Room extends EventEmitter<RoomEvents> {
     if (participantId !== null && !this.participants.has(participantId)) {
       throw notFound(`participant "${participantId}" is not in room "${this.name}"`);
     }
-    let wants: { audio: boolean; video: boolean };
+    let wants: { audio: boolean; video: boolean; videoCodec: string | null };
     try {
-      wants = checkSubscribeOffer(offer, ['VP8']);
+      wants = checkSubscribeOffer(offer, ['VP8', 'H264']);
     } catch (err) {
       throw err instanceof SdpError ? sdpProblem(err) : err;
     }
@@ -211,12 +228,28 @@ export class Room extends EventEmitter<RoomEvents> {
       await egress.close();
       throw new HttpError(409, 'room_closed', `room "${this.name}" closed while subscribing`);
     }
-    const subscription: Subscription = { id: randomUUID(), participantId, createdAt: Date.now(), egress, ownerTokenHash };
+    const codec: Codec | null = wants.video ? (wants.videoCodec === 'H264' ? 'h264' : 'vp8') : null;
+    const subscription: Subscription = {
+      id: randomUUID(),
+      participantId,
+      createdAt: Date.now(),
+      egress,
+      ownerTokenHash,
+      codec,
+      rung: codec ? rungFor('720p', codec)!.id : null,
+      pendingRung: null,
+      adapter: new RungAdapter(codec ? '720p' : 'audio'),
+      lastFeedback: null,
+    };
     this.subscriptions.set(subscription.id, subscription);
-    egress.on('keyframeRequest', () => this.mixer.requestKeyframe());
+    this.updateRungs();
+    // PLI/FIR: a keyframe on the rung this subscriber watches (rate-limited per rung).
+    egress.on('keyframeRequest', () => {
+      if (subscription.rung) this.mixer.requestKeyframe(subscription.rung);
+    });
     egress.on('gone', () => void this.removeSubscriber(subscription.id));
     // A new subscriber needs a keyframe to start decoding.
-    this.mixer.requestKeyframe();
+    if (subscription.rung) this.mixer.requestKeyframe(subscription.rung);
     this.publish({ type: 'subscription-started', subscriptionId: subscription.id, participantId });
     return { subscription, answer };
   }
@@ -225,6 +258,7 @@ export class Room extends EventEmitter<RoomEvents> {
     const s = this.subscriptions.get(id);
     if (!s) return false;
     this.subscriptions.delete(id);
+    this.updateRungs();
     await s.egress.close();
     this.publish({ type: 'subscription-ended', subscriptionId: id });
     this.checkEmpty();
@@ -241,19 +275,65 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   private forward(key: string, buf: Buffer, epoch: number): void {
-    if (key === 'video') {
-      let needKey = false;
+    if (key.startsWith('video:')) {
+      const rung = key.slice(6);
       for (const s of this.subscriptions.values()) {
-        if (!s.egress.video) continue;
-        s.egress.video.forward(`video@${epoch}`, buf);
-        if (s.egress.video.needsKeyframe) needKey = true;
+        const v = s.egress.video;
+        if (!v) continue;
+        // A rung switch happens on the new rung's keyframe, so the decoder never sees a gap.
+        if (s.pendingRung === rung && v.isKeyframeStart(buf)) {
+          s.rung = rung;
+          s.pendingRung = null;
+          this.updateRungs();
+        }
+        if (s.rung !== rung) continue;
+        v.forward(`${rung}@${epoch}`, buf);
+        if (v.needsKeyframe) this.mixer.requestKeyframe(rung);
       }
-      if (needKey) this.mixer.requestKeyframe();
       return;
     }
     for (const s of this.subscriptions.values()) {
       if (s.egress.audio && this.audioKey(s) === key) s.egress.audio.forward(`${key}@${epoch}`, buf);
     }
+  }
+
+  /** Encodes exactly the rungs someone watches or is switching to. */
+  private updateRungs(): void {
+    const ids = new Set<string>();
+    for (const s of this.subscriptions.values()) {
+      if (s.rung) ids.add(s.rung);
+      if (s.pendingRung) ids.add(s.pendingRung);
+    }
+    this.mixer.setRungs(ids);
+  }
+
+  /** Once a second: each subscriber's own RTCP feedback decides its level. */
+  private adapt(): void {
+    const now = performance.now();
+    for (const s of this.subscriptions.values()) {
+      const v = s.egress.video;
+      if (!v || !s.codec || !v.firstPacketAt) continue;
+      const fb: Feedback = { atMs: now, ...v.feedback() };
+      s.lastFeedback = fb;
+      const level = s.adapter.update(fb);
+      if (level) this.switchLevel(s, level);
+    }
+  }
+
+  private switchLevel(s: Subscription, level: Level): void {
+    const target = rungFor(level, s.codec ?? 'vp8');
+    if (!target) {
+      // Audio only: stop video now; nothing to wait for.
+      s.rung = null;
+      s.pendingRung = null;
+    } else if (target.id !== s.rung) {
+      s.pendingRung = target.id;
+      this.mixer.requestKeyframe(target.id);
+    } else {
+      s.pendingRung = null;
+    }
+    this.updateRungs();
+    this.publish({ type: 'subscription-rung-changed', subscriptionId: s.id, level, rung: target?.id ?? null });
   }
 
   /** Applies a settings patch (already validated by parseSettingsPatch). */
@@ -321,6 +401,13 @@ export class Room extends EventEmitter<RoomEvents> {
         participantId: s.participantId,
         audio: s.egress.audio ? (this.audioKey(s) === 'full' ? 'full-mix' : 'mix-minus') : null,
         video: s.egress.video ? 'composite' : null,
+        codec: s.codec,
+        level: s.adapter.level,
+        rung: s.rung,
+        pendingRung: s.pendingRung,
+        feedback: s.lastFeedback
+          ? { lossPercent: s.lastFeedback.lossPercent, rttMs: s.lastFeedback.rttMs, estimateKbps: s.lastFeedback.estimateKbps }
+          : null,
         createdAt: new Date(s.createdAt).toISOString(),
         videoPackets: s.egress.video?.packets ?? 0,
         audioPackets: s.egress.audio?.packets ?? 0,
@@ -338,6 +425,8 @@ export class Room extends EventEmitter<RoomEvents> {
         epoch: stats.epoch,
         capacity: stats.capacity,
         restarts: stats.restarts,
+        rungs: this.mixer.activeRungs,
+        keyframesByRung: stats.keyframesByRung,
         ticks: stats.ticks,
         skippedTicks: stats.skippedTicks,
         keyframesForced: stats.keyframesForced,
@@ -349,6 +438,7 @@ export class Room extends EventEmitter<RoomEvents> {
     if (this.closing) return this.closing;
     this._closed = true;
     clearInterval(this.speakerTimer);
+    clearInterval(this.adaptTimer);
     this.closing = (async () => {
       for (const p of this.participants.values()) p.ingest.close();
       this.participants.clear();

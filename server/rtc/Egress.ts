@@ -4,7 +4,9 @@
 
 import { EventEmitter } from 'node:events';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
-import { isVp8KeyframeStart, RtpContinuity, writeSeqTs } from '../../pipeline/rtp/Continuity.ts';
+import { isH264KeyframeStart, isVp8KeyframeStart, RtpContinuity, writeSeqTs } from '../../pipeline/rtp/Continuity.ts';
+
+const FEEDBACK = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }, { type: 'goog-remb' }];
 
 export interface EgressEvents {
   keyframeRequest: [];
@@ -27,6 +29,9 @@ export class ForwardedTrack {
   /** Interarrival jitter the subscriber last reported for this track, ms. */
   remoteJitterMs: number | null = null;
 
+  /** Video codec of this track ('vp8' | 'h264'); decides how keyframes are recognised. */
+  codec: 'vp8' | 'h264' = 'vp8';
+
   constructor(readonly kind: 'audio' | 'video', clockRate: number) {
     this.track = new MediaStreamTrack({ kind });
     this.continuity = new RtpContinuity(clockRate);
@@ -40,7 +45,7 @@ export class ForwardedTrack {
       if (this.kind === 'video') this.waitingForKeyframe = true;
     }
     if (this.waitingForKeyframe) {
-      if (!isVp8KeyframeStart(packet)) return false;
+      if (!this.isKeyframeStart(packet)) return false;
       this.waitingForKeyframe = false;
     }
     const copy = Buffer.from(packet);
@@ -51,6 +56,20 @@ export class ForwardedTrack {
     if (copy[1] & 0x80) this.frames++;
     if (!this.firstPacketAt) this.firstPacketAt = Date.now();
     return true;
+  }
+
+  isKeyframeStart(packet: Buffer): boolean {
+    return this.codec === 'h264' ? isH264KeyframeStart(packet) : isVp8KeyframeStart(packet);
+  }
+
+  /** What the subscriber's RTCP says of this track: loss, RTT, bandwidth estimate. */
+  feedback(): { lossPercent: number; rttMs: number | null; estimateKbps: number | null } {
+    const s = this.sender;
+    return {
+      lossPercent: 100 * (s?.remoteFractionLost ?? 0),
+      rttMs: typeof s?.rtt === 'number' ? s.rtt * 1000 : null,
+      estimateKbps: s?.receiverEstimatedMaxBitrate ? Number(s.receiverEstimatedMaxBitrate) / 1000 : null,
+    };
   }
 
   get needsKeyframe(): boolean {
@@ -74,23 +93,28 @@ export class Egress extends EventEmitter<EgressEvents> {
 
   static async answer(
     offer: string,
-    wants: { audio: boolean; video: boolean },
+    wants: { audio: boolean; video: boolean; videoCodec?: string | null },
     iceServers: Array<{ urls: string; username?: string; credential?: string }> = [],
   ): Promise<{ egress: Egress; answer: string }> {
     const pc = new RTCPeerConnection({
       iceServers,
       codecs: {
         audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
+        // Offer exactly the codec the subscriber gets, so the answer cannot pick another.
         video: [
-          new RTCRtpCodecParameters({
-            mimeType: 'video/VP8',
-            clockRate: 90000,
-            rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }, { type: 'goog-remb' }],
-          }),
+          wants.videoCodec === 'H264'
+            ? new RTCRtpCodecParameters({
+                mimeType: 'video/H264',
+                clockRate: 90000,
+                rtcpFeedback: FEEDBACK,
+                parameters: 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1',
+              })
+            : new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: FEEDBACK }),
         ],
       },
     });
     const egress = new Egress(pc, wants.audio, wants.video);
+    if (egress.video) egress.video.codec = wants.videoCodec === 'H264' ? 'h264' : 'vp8';
     try {
       await pc.setRemoteDescription({ type: 'offer', sdp: offer });
       let videoBound = false;

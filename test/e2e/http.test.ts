@@ -9,7 +9,7 @@ const test = suite<{ server: RunningServer }>('http errors');
 const base = ['v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=fingerprint:sha-256 AA:BB', 'a=ice-ufrag:abcd', 'a=ice-pwd:0123456789abcdefghijkl'];
 const sdp = (...sections: string[][]) => [...base, ...sections.flat()].join('\r\n') + '\r\n';
 const dataOnly = sdp(['m=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'a=sctp-port:5000']);
-const h264Recv = sdp(['m=video 9 UDP/TLS/RTP/SAVPF 102', 'a=rtpmap:102 H264/90000', 'a=recvonly']);
+const vp9Recv = sdp(['m=video 9 UDP/TLS/RTP/SAVPF 98', 'a=rtpmap:98 VP9/90000', 'a=recvonly']);
 
 async function post(url: string, body: string, type = 'application/sdp') {
   const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': type }, body });
@@ -66,10 +66,10 @@ test('media-less SDP → 400', async ({ server }) => {
   assert.is(s.status, 400);
 });
 
-test('a subscriber that cannot decode VP8 → 406 naming the codecs', async ({ server }) => {
-  const r = await post(`${server.url}/rooms/r1/whep`, h264Recv);
+test('a subscriber that decodes neither VP8 nor H.264 → 406 naming the codecs', async ({ server }) => {
+  const r = await post(`${server.url}/rooms/r1/whep`, vp9Recv);
   assert.is(r.status, 406);
-  assert.match(r.json.message, /VP8/);
+  assert.match(r.json.message, /VP8, H264/);
 });
 
 test('body over 64 KiB → 413', async ({ server }) => {
@@ -91,14 +91,14 @@ test('unknown session on DELETE → 404', async ({ server }) => {
   assert.is(r.status, 404);
   assert.match((await r.json()).message, /does not exist/);
   // a room that exists, a session that does not
-  const sub = await post(`${server.url}/rooms/r2/whep`, h264Recv);
+  const sub = await post(`${server.url}/rooms/r2/whep`, vp9Recv);
   assert.is(sub.status, 406);
   r = await fetch(`${server.url}/rooms/r2/whep/nope`, { method: 'DELETE' });
   assert.is(r.status, 404);
 });
 
 test('unknown participant in participant= → 404', async ({ server }) => {
-  const r = await post(`${server.url}/rooms/r1/whep?participant=ghost`, h264Recv);
+  const r = await post(`${server.url}/rooms/r1/whep?participant=ghost`, vp9Recv);
   assert.is(r.status, 404);
   assert.match(r.json.message, /ghost/);
 });

@@ -12,6 +12,7 @@ import {
   audioSocket,
   buildMixerSpec,
   commandSocket,
+  rungTriggerSocket,
   triggerSocket,
   videoSocket,
   type MixerCommand,
@@ -23,8 +24,9 @@ import { ivfFileHeader, ivfFrame } from '../../pipeline/mixer/ivf.ts';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/FfmpegProcess.ts';
 import { ZmqCommandClient } from './ZmqCommandClient.ts';
 import type { TriggerFrames } from './trigger.ts';
+import type { RungSpec } from '../../pipeline/ladder.ts';
 
-/** 'video', 'full', or 'minus:<slot>'. */
+/** 'video:<rung id>', 'full', or 'minus:<slot>'. */
 export type MixStreamKey = string;
 
 export interface MixerProcessEvents {
@@ -49,6 +51,11 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   private readonly trigger: Writer = { socket: null, connected: false };
   private readonly video: Writer[];
   private readonly audio: Writer[];
+  private readonly rungTriggers: Writer[];
+  private readonly rungPts: number[];
+  readonly rungs: readonly RungSpec[];
+  /** The placements the process was started with (its graph's initial positions). */
+  readonly initialPlacements: SlotPlacement[];
   private readonly commands: ZmqCommandClient;
   private closing: Promise<void> | null = null;
   private connectTimers = new Set<NodeJS.Timeout>();
@@ -63,12 +70,13 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     placements: readonly SlotPlacement[],
     trigger: TriggerFrames,
     prerollVideo: Buffer,
+    rungs: readonly RungSpec[],
   ): Promise<MixerProcess> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcu-mix-'));
     const capacity = placements.length;
     const udp: dgram.Socket[] = [];
     try {
-      for (let i = 0; i < capacity + 2; i++) {
+      for (let i = 0; i < rungs.length + 1 + capacity; i++) {
         const s = dgram.createSocket('udp4');
         udp.push(s);
         await new Promise<void>((resolve, reject) => {
@@ -84,7 +92,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
       fs.rmSync(dir, { recursive: true, force: true });
       throw err;
     }
-    return new MixerProcess(name, settings, placements, trigger, prerollVideo, dir, udp);
+    return new MixerProcess(name, settings, placements, trigger, prerollVideo, rungs, dir, udp);
   }
 
   private constructor(
@@ -93,15 +101,18 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     placements: readonly SlotPlacement[],
     private readonly triggerFrames: TriggerFrames,
     private readonly prerollVideo: Buffer,
+    rungs: readonly RungSpec[],
     dir: string,
     udp: dgram.Socket[],
   ) {
     super();
     this.dir = dir;
+    this.rungs = rungs;
+    this.initialPlacements = placements.map((p) => ({ ...p }));
     this.capacity = placements.length;
     this.udp.push(...udp);
     const port = (s: dgram.Socket) => s.address().port;
-    const keys: MixStreamKey[] = ['video', 'full', ...placements.map((_, k) => `minus:${k}`)];
+    const keys: MixStreamKey[] = [...rungs.map((r) => `video:${r.id}`), 'full', ...placements.map((_, k) => `minus:${k}`)];
     udp.forEach((s, i) => {
       const key = keys[i];
       s.on('message', (msg) => {
@@ -116,11 +127,12 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
       settings,
       {
         socketDir: dir,
-        videoRtpPort: port(udp[0]),
-        fullMixRtpPort: port(udp[1]),
-        mixMinusRtpPorts: udp.slice(2).map(port),
+        rungRtpPorts: udp.slice(0, rungs.length).map(port),
+        fullMixRtpPort: port(udp[rungs.length]),
+        mixMinusRtpPorts: udp.slice(rungs.length + 1).map(port),
       },
       placements,
+      rungs,
     );
     this.ffmpeg = new FfmpegProcess(name, spec);
     this.ffmpeg.on('died', (info) => this.emit('died', info));
@@ -135,6 +147,12 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     this.connect(this.trigger, triggerSocket(dir), Buffer.concat([header, ivfFrame(this.triggerFrames.key, 0)]));
     this.video.forEach((w, k) => this.connect(w, videoSocket(dir, k), prerollVideo));
     this.audio.forEach((w, k) => this.connect(w, audioSocket(dir, k), silence));
+    this.rungTriggers = rungs.map(() => ({ socket: null, connected: false }));
+    this.rungPts = rungs.map(() => 0);
+    rungs.forEach((r, i) => {
+      const h = ivfFileHeader(this.triggerFrames.width, this.triggerFrames.height, r.fps);
+      this.connect(this.rungTriggers[i], rungTriggerSocket(dir, r.id), Buffer.concat([h, ivfFrame(this.triggerFrames.key, 0)]));
+    });
   }
 
   get allConnected(): boolean {
@@ -172,6 +190,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     if (this._allConnected) return;
     if (!this.trigger.connected) return;
     if (!this.video.every((w) => w.connected) || !this.audio.every((w) => w.connected)) return;
+    if (!this.rungTriggers.every((w) => w.connected)) return;
     this._allConnected = true;
     this.emit('connected');
   }
@@ -180,19 +199,30 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
    * Writes one tick to every input. Returns false (and writes nothing) when FFmpeg is not
    * keeping up, so that all inputs stay frame-aligned.
    */
-  writeTick(keyframe: boolean, video: readonly Buffer[], audio: readonly Buffer[]): boolean {
-    if (!this._allConnected || this.closing) return false;
+  writeTick(tick: number, keyRungs: ReadonlySet<string>, video: readonly Buffer[], audio: readonly Buffer[]): Set<string> | null {
+    if (!this._allConnected || this.closing) return null;
     const frameBytes = video[0]?.length ?? 0;
     for (const w of this.video) {
-      if ((w.socket?.writableLength ?? 0) > frameBytes * MAX_QUEUED_FRAMES) return false;
+      if ((w.socket?.writableLength ?? 0) > frameBytes * MAX_QUEUED_FRAMES) return null;
     }
     this.pts++;
-    this.trigger.socket!.write(ivfFrame(keyframe ? this.triggerFrames.key : this.triggerFrames.delta, this.pts));
+    // The canvas decoder needs one keyframe (the probed preroll is dropped); nothing after.
+    this.trigger.socket!.write(ivfFrame(this.pts === 1 ? this.triggerFrames.key : this.triggerFrames.delta, this.pts));
     for (let k = 0; k < this.capacity; k++) {
       this.video[k].socket!.write(video[k]);
       this.audio[k].socket!.write(audio[k]);
     }
-    return true;
+    // Rung triggers at their own frame rate: a 15 fps rung gets every other tick. The first
+    // frame after the preroll is a keyframe (the decoder drops the probed preroll).
+    const keyed = new Set<string>();
+    this.rungs.forEach((r, i) => {
+      if (tick % Math.max(1, Math.round(this.settings.fps / r.fps)) !== 0) return;
+      this.rungPts[i]++;
+      const key = this.rungPts[i] === 1 || keyRungs.has(r.id);
+      if (key) keyed.add(r.id);
+      this.rungTriggers[i].socket!.write(ivfFrame(key ? this.triggerFrames.key : this.triggerFrames.delta, this.rungPts[i]));
+    });
+    return keyed;
   }
 
   sendCommands(commands: readonly MixerCommand[]): Promise<string[]> {
@@ -208,7 +238,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
       this.commands.close();
       const stopped = this.ffmpeg.stop();
       // Closing the inputs lets FFmpeg see end-of-stream and exit on its own.
-      for (const w of [this.trigger, ...this.video, ...this.audio]) w.socket?.destroy();
+      for (const w of [this.trigger, ...this.video, ...this.audio, ...this.rungTriggers]) w.socket?.destroy();
       await stopped;
       for (const s of this.udp) {
         s.removeAllListeners('message');

@@ -18,6 +18,7 @@ import {
 import { fitInside, type Rect, type Size } from '../../pipeline/layout/geometry.ts';
 import { JitterBuffer, toMono } from '../../pipeline/audio/JitterBuffer.ts';
 import { MixerProcess, type MixStreamKey } from './MixerProcess.ts';
+import { rungById, sortRungs } from '../../pipeline/ladder.ts';
 import { triggerFrames, type TriggerFrames } from './trigger.ts';
 import type { FfmpegExit } from '../ffmpeg/FfmpegProcess.ts';
 import { looksBlack, participantColour, renderLabel, renderPlaceholder, stampLabel, type I420Image } from './labels.ts';
@@ -60,6 +61,7 @@ export interface RoomMixerStats {
   skippedTicks: number;
   restarts: number;
   keyframesForced: number;
+  keyframesByRung: Record<string, number>;
   /** Slot pictures written again because no newer one had arrived (sample-and-hold). */
   repeatedFrames: number;
   videoBytesOut: number;
@@ -128,9 +130,14 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
   private timer: NodeJS.Timeout | null = null;
   private clockStart = 0;
   private ticksDone = 0;
-  private lastKeyframeAt = 0;
   private lastTickAt = 0;
-  private keyframePending = true;
+  private readonly keyPending = new Set<string>();
+  private readonly lastKeyAt = new Map<string, number>();
+  private rungs: string[] = [];
+  /** The process being started to replace `process` (make before break). */
+  private next: MixerProcess | null = null;
+  private nextPid: number | undefined;
+  private replaceAgain: string | null = null;
   private restartAttempts = 0;
   private restartTimer: NodeJS.Timeout | null = null;
   private replacing = false;
@@ -147,7 +154,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     this.emptyPicture = flatI420(settings.slotSize, 40, 128, 128);
     this.samplesPerTick = settings.sampleRate / settings.fps;
     this.stats = {
-      epoch: 0, pid: undefined, capacity, ticks: 0, skippedTicks: 0, restarts: 0, keyframesForced: 0,
+      epoch: 0, pid: undefined, capacity, ticks: 0, skippedTicks: 0, restarts: 0, keyframesForced: 0, keyframesByRung: {},
       repeatedFrames: 0, videoBytesOut: 0, lastExit: null,
     };
   }
@@ -291,8 +298,25 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     if (commands.length && this.process) void this.process.sendCommands(commands);
   }
 
-  requestKeyframe(): void {
-    this.keyframePending = true;
+  /** Asks for a keyframe on one rung (or every rung); served within a tick, rate-limited per rung. */
+  requestKeyframe(rungId?: string): void {
+    for (const id of rungId ? [rungId] : this.rungs) this.keyPending.add(id);
+  }
+
+  /** The rungs currently encoded (ids, see pipeline/ladder.ts). */
+  get activeRungs(): readonly string[] {
+    return this.rungs;
+  }
+
+  /**
+   * Sets which rungs are encoded: only those someone watches. A change starts a new process
+   * with the new outputs and switches to it once it produces media (make before break).
+   */
+  setRungs(ids: Iterable<string>): void {
+    const next = sortRungs(ids);
+    if (next.join() === this.rungs.join()) return;
+    this.rungs = next;
+    if (this.trigger) void this.replace('rungs');
   }
 
   private scheduleTick(): void {
@@ -322,8 +346,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
       const pcm = s ? s.audio.pull(this.samplesPerTick) : new Int16Array(this.samplesPerTick);
       return Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
     });
-    if (!proc || !proc.allConnected) return;
-    if (proc.lastPacketAt > 0 && now - proc.lastPacketAt > FROZEN_AFTER_MS) {
+    if (proc && proc.lastPacketAt > 0 && now - proc.lastPacketAt > FROZEN_AFTER_MS) {
       void this.replace('frozen: no output for 3 s');
       return;
     }
@@ -334,17 +357,25 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
       return live ? s.picture! : (s.placeholder ?? this.emptyPicture);
     });
     this.lastTickAt = now;
-    const key = this.keyframePending || now - this.lastKeyframeAt >= KEYFRAME_INTERVAL_MS;
-    const canForce = now - this.lastKeyframeAt >= KEYFRAME_MIN_GAP_MS;
-    const sendKey = key && canForce;
-    if (proc.writeTick(sendKey, video, audio)) {
-      if (sendKey) {
-        this.lastKeyframeAt = now;
-        this.keyframePending = false;
-        this.stats.keyframesForced++;
-      }
-    } else {
+    // The incoming process (make before break) is fed the same ticks.
+    this.next?.writeTick(this.ticksDone, new Set(), video, audio);
+    if (!proc || !proc.allConnected) return;
+    const keys = new Set<string>();
+    for (const id of this.rungs) {
+      const last = this.lastKeyAt.get(id) ?? 0;
+      const due = this.keyPending.has(id) || now - last >= KEYFRAME_INTERVAL_MS;
+      if (due && now - last >= KEYFRAME_MIN_GAP_MS) keys.add(id);
+    }
+    const keyed = proc.writeTick(this.ticksDone, keys, video, audio);
+    if (!keyed) {
       this.stats.skippedTicks++;
+      return;
+    }
+    for (const id of keyed) {
+      this.lastKeyAt.set(id, now);
+      this.keyPending.delete(id);
+      this.stats.keyframesForced++;
+      this.stats.keyframesByRung[id] = (this.stats.keyframesByRung[id] ?? 0) + 1;
     }
   }
 
@@ -352,58 +383,94 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     if (this._closed || !this.trigger) return;
     if (this.starting) return this.starting;
     this.starting = (async () => {
+      const rungs = this.rungs.map((id) => rungById(id)!);
       const proc = await MixerProcess.start(
-        `${this.name}#${this.epoch + 1}`, this.settings, this.placements, this.trigger!, this.emptyPicture,
+        `${this.name}#${this.epoch + 1}`, this.settings, this.placements, this.trigger!, this.emptyPicture, rungs,
       );
       if (this._closed) {
         await proc.close();
         return;
       }
-      this.epoch++;
-      const epoch = this.epoch;
-      this.stats.epoch = epoch;
+      const hasVideo = rungs.length > 0;
+      let epoch = -1;
       proc.on('rtp', (key, buf) => {
+        // Promote the incoming process on its first media (its first video frame is a keyframe).
+        if (this.next === proc && (!hasVideo || key.startsWith('video:'))) {
+          epoch = this.promote(proc, reason);
+        }
         if (this.process !== proc) return;
-        if (key === 'video') this.stats.videoBytesOut += buf.length;
+        if (key.startsWith('video:')) this.stats.videoBytesOut += buf.length;
         this.emit('rtp', key, buf, epoch);
       });
       proc.on('died', (info) => {
         this.stats.lastExit = info;
         if (this.process === proc) void this.replace(`exited (code ${info.code}, signal ${info.signal})`);
+        else if (this.next === proc) {
+          this.next = null;
+          void this.replace(`replacement exited (code ${info.code})`);
+        }
       });
-      this.process = proc;
-      proc.ffmpeg.started.then((pid) => (this.stats.pid = pid), () => {});
-      // A fresh encoder starts with a keyframe; the trigger's first tick is one too.
-      this.lastKeyframeAt = 0;
-      this.keyframePending = true;
+      proc.ffmpeg.started.then((pid) => (this.nextPid = pid), () => {});
+      this.next = proc;
       await new Promise<void>((resolve) => {
         if (proc.allConnected) return resolve();
         proc.once('connected', resolve);
         proc.once('died', () => resolve());
       });
-      if (reason !== 'start') this.emit('restarted', { reason, epoch });
     })().finally(() => {
       this.starting = null;
     });
     return this.starting;
   }
 
-  /** Replaces the running process (crash, hang, capacity change), with backoff on repeats. */
+  private promote(proc: MixerProcess, reason: string): number {
+    const old = this.process;
+    this.process = proc;
+    this.next = null;
+    this.epoch++;
+    this.stats.epoch = this.epoch;
+    this.stats.pid = proc.ffmpeg.pid ?? this.nextPid;
+    this.stats.capacity = proc.capacity;
+    // Its own first frames were keyframes; the periodic interval starts now.
+    for (const r of proc.rungs) this.lastKeyAt.set(r.id, performance.now());
+    if (old) void old.close();
+    // Layout commands sent while it was starting went to the old process.
+    void proc.sendCommands(placementCommands(proc.initialPlacements, this.placements, this.settings.slotSize));
+    if (reason !== 'start') this.emit('restarted', { reason, epoch: this.epoch });
+    return this.epoch;
+  }
+
+  /**
+   * Replaces the running process. A dead or hung one is replaced after a backoff; a change of
+   * capacity or rungs starts the new process beside the old, which keeps serving until the
+   * new one has media.
+   */
   private async replace(reason: string): Promise<void> {
-    if (this._closed || this.replacing) return;
+    if (this._closed) return;
+    if (this.replacing) {
+      this.replaceAgain = reason;
+      return;
+    }
     this.replacing = true;
     // Let a start in flight finish first: whatever it produced is what gets replaced.
     await this.starting?.catch(() => {});
     if (this._closed) return;
-    const old = this.process;
-    this.process = null;
+    const planned = reason === 'capacity' || reason === 'rungs';
+    if (!planned) {
+      const old = this.process;
+      this.process = null;
+      if (old) void old.close();
+    }
+    if (this.next) {
+      const stale = this.next;
+      this.next = null;
+      void stale.close();
+    }
     this.stats.restarts++;
-    if (old) void old.close();
-    const delay = reason === 'capacity' ? 0 : RESTART_BACKOFF_MS[Math.min(this.restartAttempts, RESTART_BACKOFF_MS.length - 1)];
-    this.restartAttempts++;
+    const delay = planned ? 0 : RESTART_BACKOFF_MS[Math.min(this.restartAttempts, RESTART_BACKOFF_MS.length - 1)];
+    if (!planned) this.restartAttempts++;
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
-      this.replacing = false;
       this.spawn(reason)
         .then(() => {
           // A process that runs for a while resets the backoff.
@@ -413,7 +480,13 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
         })
         .catch((err: Error) => {
           this.emit('error', err);
-          void this.replace(`spawn failed: ${err.message}`);
+          this.replaceAgain = `spawn failed: ${err.message}`;
+        })
+        .finally(() => {
+          this.replacing = false;
+          const again = this.replaceAgain;
+          this.replaceAgain = null;
+          if (again) void this.replace(again);
         });
     }, delay);
   }
@@ -429,9 +502,9 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     if (this.timer) clearTimeout(this.timer);
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await this.starting?.catch(() => {});
-    const proc = this.process;
-    this.process = null;
-    await proc?.close();
+    const procs = [this.process, this.next];
+    this.process = this.next = null;
+    await Promise.all(procs.map((p) => p?.close()));
     this.removeAllListeners();
   }
 }

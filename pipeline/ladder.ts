@@ -1,0 +1,155 @@
+// The bitrate ladder and per-subscriber adaptation. Pure: feedback and time come in as data.
+//
+// Levels: 720p (30 fps, 1500 kbps), 360p (15 fps, 400 kbps), audio-only. Each level that
+// carries video is encoded once per room per codec (VP8, or H.264 for devices that need it)
+// and only while someone watches it.
+
+export type Codec = 'vp8' | 'h264';
+export type Level = '720p' | '360p' | 'audio';
+export const LEVELS: readonly Level[] = ['720p', '360p', 'audio']; // best first
+
+export interface RungSpec {
+  /** e.g. "720p", "360p-h264". */
+  id: string;
+  level: Exclude<Level, 'audio'>;
+  codec: Codec;
+  width: number;
+  height: number;
+  fps: number;
+  bitrateKbps: number;
+}
+
+const VIDEO_LEVELS: Record<Exclude<Level, 'audio'>, Omit<RungSpec, 'id' | 'level' | 'codec'>> = {
+  '720p': { width: 1280, height: 720, fps: 30, bitrateKbps: 1500 },
+  '360p': { width: 640, height: 360, fps: 15, bitrateKbps: 400 },
+};
+
+/** Audio bitrate every level carries. */
+export const AUDIO_KBPS = 48;
+
+export function rungFor(level: Level, codec: Codec): RungSpec | null {
+  if (level === 'audio') return null;
+  return { id: codec === 'vp8' ? level : `${level}-${codec}`, level, codec, ...VIDEO_LEVELS[level] };
+}
+
+export function rungById(id: string): RungSpec | null {
+  const [level, codec = 'vp8'] = id.split('-') as [Level, Codec?];
+  if (!(level in VIDEO_LEVELS) || (codec !== 'vp8' && codec !== 'h264')) return null;
+  return rungFor(level, codec);
+}
+
+/** Stable order for the mixer's outputs: 720p before 360p, VP8 before H.264. */
+export function sortRungs(ids: Iterable<string>): string[] {
+  const rank = (id: string) => {
+    const r = rungById(id)!;
+    return LEVELS.indexOf(r.level) * 2 + (r.codec === 'h264' ? 1 : 0);
+  };
+  return [...new Set(ids)].filter((id) => rungById(id)).sort((a, b) => rank(a) - rank(b));
+}
+
+export interface Feedback {
+  atMs: number;
+  /** Loss the subscriber reported for the last interval, percent. */
+  lossPercent: number;
+  rttMs: number | null;
+  /** Receiver / transport bandwidth estimate (REMB, TWCC), kbps. */
+  estimateKbps: number | null;
+}
+
+export interface AdapterConfig {
+  /** Bad feedback must persist this long before stepping down. */
+  downAfterMs: number;
+  /** Good feedback must persist this long before stepping up (doubles after each failed probe, up to maxUpAfterMs). */
+  upAfterMs: number;
+  maxUpAfterMs: number;
+  /** Thresholds from the article: loss > 5 % or RTT > 300 ms → down; loss < 1 % and RTT < 100 ms → up. */
+  downLossPercent: number;
+  downRttMs: number;
+  upLossPercent: number;
+  upRttMs: number;
+  /** A level fits an estimate when level bitrate × headroom ≤ estimate. */
+  headroom: number;
+}
+
+export const DEFAULT_ADAPTER_CONFIG: AdapterConfig = {
+  downAfterMs: 1500,
+  upAfterMs: 5000,
+  maxUpAfterMs: 40_000,
+  downLossPercent: 5,
+  downRttMs: 300,
+  upLossPercent: 1,
+  upRttMs: 100,
+  headroom: 1.15,
+};
+
+export function levelKbps(level: Level): number {
+  return level === 'audio' ? AUDIO_KBPS : VIDEO_LEVELS[level].bitrateKbps + AUDIO_KBPS;
+}
+
+/**
+ * One subscriber's level, with hysteresis: down quickly when the network says so, up slowly
+ * and only when it has been good for a while; a step up that fails soon after (a failed
+ * probe) makes the next attempt wait twice as long, so it does not flap.
+ */
+export class RungAdapter {
+  private readonly cfg: AdapterConfig;
+  private badSince: number | null = null;
+  private goodSince: number | null = null;
+  private upWait: number;
+  private lastUpAt = -Infinity;
+  level: Level;
+
+  constructor(start: Level = '720p', config: Partial<AdapterConfig> = {}) {
+    this.cfg = { ...DEFAULT_ADAPTER_CONFIG, ...config };
+    this.upWait = this.cfg.upAfterMs;
+    this.level = start;
+  }
+
+  /** Feeds one sample; returns the new level when it changes. */
+  update(fb: Feedback): Level | null {
+    const c = this.cfg;
+    const rtt = fb.rttMs ?? 0;
+    // A receiver estimate far below what this subscriber is receiving without loss is not
+    // credible (libwebrtc's REMB starts low and ramps up); it then says nothing.
+    const credible = fb.estimateKbps !== null && !(fb.lossPercent < c.upLossPercent && fb.estimateKbps < levelKbps(this.level) / 2);
+    const fits = (level: Level) => !credible || levelKbps(level) * c.headroom <= fb.estimateKbps!;
+    // The article's rule decides a step down; the estimate only caps steps up and skips levels.
+    const bad = fb.lossPercent > c.downLossPercent || rtt > c.downRttMs;
+    const good = fb.lossPercent < c.upLossPercent && rtt < c.upRttMs;
+    const i = LEVELS.indexOf(this.level);
+
+    if (bad) {
+      this.goodSince = null;
+      this.badSince ??= fb.atMs;
+      if (fb.atMs - this.badSince >= c.downAfterMs && i < LEVELS.length - 1) {
+        // A step up that fails within twice its wait was a failed probe: back off.
+        if (fb.atMs - this.lastUpAt < 2 * this.upWait) this.upWait = Math.min(c.maxUpAfterMs, this.upWait * 2);
+        // Skip straight past levels the estimate says cannot fit.
+        let next = i + 1;
+        while (next < LEVELS.length - 1 && !fits(LEVELS[next])) next++;
+        this.level = LEVELS[next];
+        this.badSince = null;
+        return this.level;
+      }
+      return null;
+    }
+    this.badSince = null;
+    if (!good || i === 0) {
+      this.goodSince = null;
+      return null;
+    }
+    this.goodSince ??= fb.atMs;
+    if (fb.atMs - this.goodSince >= this.upWait && fits(LEVELS[i - 1])) {
+      this.level = LEVELS[i - 1];
+      this.goodSince = null;
+      this.lastUpAt = fb.atMs;
+      return this.level;
+    }
+    return null;
+  }
+
+  /** The wait before the next step up (grows after failed probes). */
+  get upAfterMs(): number {
+    return this.upWait;
+  }
+}
