@@ -67,8 +67,6 @@ export interface AdapterConfig {
   downRttMs: number;
   upLossPercent: number;
   upRttMs: number;
-  /** A level fits an estimate when level bitrate × headroom ≤ estimate. */
-  headroom: number;
 }
 
 export const DEFAULT_ADAPTER_CONFIG: AdapterConfig = {
@@ -79,7 +77,6 @@ export const DEFAULT_ADAPTER_CONFIG: AdapterConfig = {
   downRttMs: 300,
   upLossPercent: 1,
   upRttMs: 100,
-  headroom: 1.15,
 };
 
 export function levelKbps(level: Level): number {
@@ -109,11 +106,10 @@ export class RungAdapter {
   update(fb: Feedback): Level | null {
     const c = this.cfg;
     const rtt = fb.rttMs ?? 0;
-    // A receiver estimate far below what this subscriber is receiving without loss is not
-    // credible (libwebrtc's REMB starts low and ramps up); it then says nothing.
-    const credible = fb.estimateKbps !== null && !(fb.lossPercent < c.upLossPercent && fb.estimateKbps < levelKbps(this.level) / 2);
-    const fits = (level: Level) => !credible || levelKbps(level) * c.headroom <= fb.estimateKbps!;
-    // The article's rule decides a step down; the estimate only caps steps up and skips levels.
+    // The article's rule, on the subscriber's own RTCP: loss and RTT decide. The receiver's
+    // bandwidth estimate (REMB) is reported but does not decide: libwebrtc's REMB starts low,
+    // ramps slowly, only measures what it receives (it cannot see room above a 360p stream)
+    // and means nothing while only audio flows, so trusting it pins subscribers low.
     const bad = fb.lossPercent > c.downLossPercent || rtt > c.downRttMs;
     const good = fb.lossPercent < c.upLossPercent && rtt < c.upRttMs;
     const i = LEVELS.indexOf(this.level);
@@ -124,10 +120,7 @@ export class RungAdapter {
       if (fb.atMs - this.badSince >= c.downAfterMs && i < LEVELS.length - 1) {
         // A step up that fails within twice its wait was a failed probe: back off.
         if (fb.atMs - this.lastUpAt < 2 * this.upWait) this.upWait = Math.min(c.maxUpAfterMs, this.upWait * 2);
-        // Skip straight past levels the estimate says cannot fit.
-        let next = i + 1;
-        while (next < LEVELS.length - 1 && !fits(LEVELS[next])) next++;
-        this.level = LEVELS[next];
+        this.level = LEVELS[i + 1];
         this.badSince = null;
         return this.level;
       }
@@ -139,7 +132,7 @@ export class RungAdapter {
       return null;
     }
     this.goodSince ??= fb.atMs;
-    if (fb.atMs - this.goodSince >= this.upWait && fits(LEVELS[i - 1])) {
+    if (fb.atMs - this.goodSince >= this.upWait) {
       this.level = LEVELS[i - 1];
       this.goodSince = null;
       this.lastUpAt = fb.atMs;

@@ -322,6 +322,7 @@ export class Room extends EventEmitter<RoomEvents> {
 
   private switchLevel(s: Subscription, level: Level): void {
     const target = rungFor(level, s.codec ?? 'vp8');
+    s.egress.video?.resetFeedback();
     if (!target) {
       // Audio only: stop video now; nothing to wait for.
       s.rung = null;

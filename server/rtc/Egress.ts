@@ -28,6 +28,34 @@ export class ForwardedTrack {
   sender: any = null;
   /** Interarrival jitter the subscriber last reported for this track, ms. */
   remoteJitterMs: number | null = null;
+  /** The subscriber's receiver reports for this track: cumulative lost, extended highest seq. */
+  private readonly reports: Array<{ at: number; lost: number; highest: number }> = [];
+
+  onReceiverReport(report: { packetsLost: number; highestSequence: number; jitter: number }, clockRate: number): void {
+    this.remoteJitterMs = (report.jitter / clockRate) * 1000;
+    const now = performance.now();
+    this.reports.push({ at: now, lost: report.packetsLost, highest: report.highestSequence });
+    while (this.reports.length > 2 && now - this.reports[1].at > 3000) this.reports.shift();
+  }
+
+  /** Forget earlier reports: after a rung switch they describe another stream. */
+  resetFeedback(): void {
+    this.reports.length = 0;
+  }
+
+  /**
+   * Loss over the last few seconds of receiver reports (Δlost / Δexpected), which is steadier
+   * than one report's "fraction lost": libwebrtc reports every second or so, and NACK repairs
+   * make single intervals swing between 0 and 100 %.
+   */
+  private windowLossPercent(): number | null {
+    if (this.reports.length < 2) return null;
+    const a = this.reports[0];
+    const b = this.reports[this.reports.length - 1];
+    const expected = b.highest - a.highest;
+    if (expected <= 0) return null;
+    return Math.max(0, Math.min(100, (100 * (b.lost - a.lost)) / expected));
+  }
 
   /** Video codec of this track ('vp8' | 'h264'); decides how keyframes are recognised. */
   codec: 'vp8' | 'h264' = 'vp8';
@@ -66,7 +94,7 @@ export class ForwardedTrack {
   feedback(): { lossPercent: number; rttMs: number | null; estimateKbps: number | null } {
     const s = this.sender;
     return {
-      lossPercent: 100 * (s?.remoteFractionLost ?? 0),
+      lossPercent: this.windowLossPercent() ?? 0,
       rttMs: typeof s?.rtt === 'number' ? s.rtt * 1000 : null,
       estimateKbps: s?.receiverEstimatedMaxBitrate ? Number(s.receiverEstimatedMaxBitrate) / 1000 : null,
     };
@@ -133,16 +161,21 @@ export class Egress extends EventEmitter<EgressEvents> {
         const clockRate = t.kind === 'video' ? 90000 : 48000;
         t.sender.onRtcp.subscribe((rtcp: any) => {
           for (const report of rtcp.reports ?? []) {
-            if (report.ssrc === t.sender.ssrc && typeof report.jitter === 'number') {
-              fwd.remoteJitterMs = (report.jitter / clockRate) * 1000;
-            }
+            if (report.ssrc === t.sender.ssrc && typeof report.jitter === 'number') fwd.onReceiverReport(report, clockRate);
           }
         });
-        if (t.kind === 'video') {
-          t.sender.onPictureLossIndication.subscribe(() => egress.emit('keyframeRequest'));
-        }
+
       }
       await pc.setLocalDescription(await pc.createAnswer());
+      // PLI / FIR. Read off the transport rather than werift's per-sender PLI event: werift
+      // routes feedback by the sender SSRC first, which misses when the client's offer
+      // announced SSRCs of its own.
+      const videoSender = pc.getTransceivers().find((t) => t.kind === 'video' && egress.video?.sender === t.sender)?.sender;
+      videoSender?.dtlsTransport.onRtcp.subscribe((p: any) => {
+        if (p.type !== 206 || !p.feedback) return;
+        const fmt = p.feedback.count;
+        if ((fmt === 1 && p.feedback.mediaSsrc === videoSender.ssrc) || fmt === 4) egress.emit('keyframeRequest');
+      });
       await waitForWeriftGathering(pc, 2000);
       return { egress, answer: pc.localDescription!.sdp };
     } catch (err) {

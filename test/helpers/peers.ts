@@ -15,6 +15,7 @@ export interface PublisherOptions {
   fps?: number;
   /** Bearer token (when the server runs with MCU_AUTH_SECRET). */
   token?: string;
+  pattern?: 'solid' | 'noise';
 }
 
 export type Publisher = SyntheticPublisher;
@@ -30,6 +31,7 @@ export function startPublisher(o: PublisherOptions): Promise<Publisher> {
     height: o.height,
     fps: o.fps,
     headers: o.token ? { Authorization: `Bearer ${o.token}` } : undefined,
+    pattern: o.pattern,
   });
 }
 

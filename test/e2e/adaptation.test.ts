@@ -1,0 +1,81 @@
+// A subscriber behind a tbf-limited veth in its own network namespace: it steps down to 360p
+// when the link is ~600 kbps, back up when it is 5 Mbps, to audio only at ~100 kbps, while an
+// unconstrained subscriber in the same room stays on 720p throughout.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { startServer } from '../../server/main.ts';
+import { startPublisher, startSubscriber, waitFor } from '../helpers/peers.ts';
+import { createTestHost, netnsAvailable } from '../helpers/netns.ts';
+
+test('per-subscriber adaptation over a constrained link', async () => {
+  if (!netnsAvailable()) {
+    console.log('  (skipped: needs root and ip netns)');
+    return;
+  }
+  const host = createTestHost(2);
+  const server = await startServer({ port: 0, host: '0.0.0.0' });
+  const room = 'adapt';
+  let child: ChildProcess | null = null;
+  const pubs = [
+    await startPublisher({ baseUrl: server.url, room, color: [200, 40, 40], toneHz: 500, pattern: 'noise' }),
+    await startPublisher({ baseUrl: server.url, room, color: [40, 40, 200], toneHz: 900 }),
+  ];
+  const free = await startSubscriber({ baseUrl: server.url, room });
+  try {
+    const [cmd, ...args] = host.exec([process.execPath, '--import', 'tsx', 'test/helpers/subscribe-cli.ts', `http://${host.hostAddress}:${server.port}/rooms/${room}/whep`]);
+    child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    const id = await waitFor(() => /subscription (\S+)/.exec(out)?.[1], 20_000, `the namespaced subscriber (${out})`);
+    const state = async () => {
+      const j = (await (await fetch(`${server.url}/rooms/${room}`)).json()) as any;
+      const me = j.subscriptions.find((s: any) => s.id === id);
+      const other = j.subscriptions.find((s: any) => s.id === free.subscriptionId);
+      return { me, other };
+    };
+    let freeLeft720 = false;
+    const watchFree = setInterval(async () => {
+      const { other } = await state().catch(() => ({ other: null as any }));
+      if (other && other.level !== '720p') freeLeft720 = true;
+    }, 500);
+    try {
+      await waitFor(async () => (await state()).me?.rung === '720p', 10_000, 'the constrained subscriber to start on 720p');
+      const timeline: string[] = [];
+      const phase = async (kbit: number, want: string, within: number) => {
+        host.limitIngress(kbit);
+        const t0 = performance.now();
+        await waitFor(async () => {
+          const { me } = await state();
+          if (process.env.DEBUG_ADAPT === '1') console.log(kbit, me.level, me.rung, me.pendingRung, JSON.stringify(me.feedback), me.videoPackets);
+          return me.level === want && (want === 'audio' ? me.rung === null : me.rung === want);
+        }, within, `${want} at ${kbit} kbit/s`);
+        timeline.push(`${kbit} kbit/s → ${want} after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      };
+      await phase(600, '360p', 10_000);
+      await phase(5000, '720p', 20_000);
+      await phase(100, 'audio', 15_000);
+      // Audio keeps flowing at 100 kbit/s.
+      const audioBefore = (await state()).me.audioPackets;
+      await new Promise((r) => setTimeout(r, 2000));
+      const audioAfter = (await state()).me.audioPackets;
+      console.log(`  ${timeline.join('; ')}; audio packets +${audioAfter - audioBefore} in 2 s`);
+      assert.ok(audioAfter - audioBefore > 50, 'audio keeps playing');
+      assert.not.ok(freeLeft720, 'the unconstrained subscriber stayed on 720p');
+    } finally {
+      clearInterval(watchFree);
+    }
+  } finally {
+    child?.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    child?.kill('SIGKILL');
+    await free.close();
+    for (const p of pubs) await p.close();
+    await server.close();
+    host.cleanup();
+  }
+});
+
+test.run();
