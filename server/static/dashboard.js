@@ -71,7 +71,8 @@ function render(snap) {
     div.dataset.room = room.name;
     const h = document.createElement('h2');
     const m = room.mixer;
-    h.textContent = `${room.name} — mixer ${fmt(m.fps, 1)} fps, ${fmt(m.encoderKbps, 0)} kbps, dropped ${m.droppedFrames}, repeated ${m.duplicatedFrames}, keyframes ${m.keyframes}, restarts ${m.restarts}`;
+    const rungs = Object.entries(m.encoderKbps ?? {}).map(([r, k]) => `${r} ${fmt(k, 0)} kbps`).join(', ') || 'no video rung';
+    h.textContent = `${room.name} — mixer ${fmt(m.fps, 1)} fps, CPU ${fmt(m.cpu === null ? null : m.cpu * 100, 0, ' %')}, ${rungs}, dropped ${m.droppedFrames}, repeated ${m.duplicatedFrames}, keyframes ${m.keyframes}, restarts ${m.restarts}`;
     div.append(h);
     const head = ['', 'loss', 'RTT', 'jitter', 'kbps', 'fps', 'MOS', 'MOS trend', 'client loss/RTT', ''];
     const pubs = table(['Publisher', ...head.slice(1, -1), 'time to media']);

@@ -51,8 +51,9 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   readonly registry = new client.Registry();
   private readonly connections = new Map<string, ConnectionState>();
   private readonly sessions = new Map<string, SessionRecord>();
-  private readonly mixerPrev = new Map<string, { at: number; ticks: number; videoBytes: number }>();
-  private readonly mixerFigures = new Map<string, { fps: number; encoderKbps: number }>();
+  private readonly mixerPrev = new Map<string, { at: number; ticks: number; byRung: Record<string, number> }>();
+  private readonly mixerFigures = new Map<string, { fps: number; encoderKbps: Record<string, number>; cpu: number | null }>();
+  private readonly cpuByPid = new Map<number, number>();
   private readonly ffmpegCpuPrev = new Map<number, number>();
   private cpuPrev = process.cpuUsage();
   private lastAt = Date.now();
@@ -139,7 +140,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     let bytesOut = 0;
     const per = { ingest: [] as ConnectionFigures[], egress: [] as ConnectionFigures[] };
     const mixerFps: number[] = [];
-    const encoderKbps: number[] = [];
+    const encoderKbps = new Map<string, number[]>();
     let skipped = 0;
     let repeated = 0;
     let keyframes = 0;
@@ -198,12 +199,17 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       const prev = this.mixerPrev.get(room.name);
       if (prev) {
         const secs = (now - prev.at) / 1000;
-        const fig = { fps: (st.ticks - st.skippedTicks - prev.ticks) / secs, encoderKbps: ((st.videoBytesOut - prev.videoBytes) * 8) / secs / 1000 };
+        const byRung: Record<string, number> = {};
+        for (const rung of room.mixer.activeRungs) {
+          const kbps = (((st.videoBytesByRung[rung] ?? 0) - (prev.byRung[rung] ?? 0)) * 8) / secs / 1000;
+          byRung[rung] = kbps;
+          encoderKbps.set(rung, [...(encoderKbps.get(rung) ?? []), kbps]);
+        }
+        const fig = { fps: (st.ticks - st.skippedTicks - prev.ticks) / secs, encoderKbps: byRung, cpu: room.mixer.pid ? (this.cpuByPid.get(room.mixer.pid) ?? null) : null };
         this.mixerFigures.set(room.name, fig);
         mixerFps.push(fig.fps);
-        encoderKbps.push(fig.encoderKbps);
       }
-      this.mixerPrev.set(room.name, { at: now, ticks: st.ticks - st.skippedTicks, videoBytes: st.videoBytesOut });
+      this.mixerPrev.set(room.name, { at: now, ticks: st.ticks - st.skippedTicks, byRung: { ...st.videoBytesByRung } });
       skipped += st.skippedTicks;
       repeated += st.repeatedFrames;
       keyframes += st.keyframesForced;
@@ -230,10 +236,18 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       if (total === null) continue;
       alive.add(p.pid);
       const before = this.ffmpegCpuPrev.get(p.pid);
-      if (before !== undefined) ffmpegCpu += (total - before) / dt;
+      if (before !== undefined) {
+        ffmpegCpu += (total - before) / dt;
+        this.cpuByPid.set(p.pid, (total - before) / dt);
+      }
       this.ffmpegCpuPrev.set(p.pid, total);
     }
-    for (const pid of [...this.ffmpegCpuPrev.keys()]) if (!alive.has(pid)) this.ffmpegCpuPrev.delete(pid);
+    for (const pid of [...this.ffmpegCpuPrev.keys()]) {
+      if (!alive.has(pid)) {
+        this.ffmpegCpuPrev.delete(pid);
+        this.cpuByPid.delete(pid);
+      }
+    }
     this.server.cpuFfmpeg = ffmpegCpu;
     // Counters restart when sessions come and go; a negative delta means "unknown", so clamp.
     this.server.inKbps = Math.max(0, ((bytesIn - this.bytesInPrev) * 8) / dt / 1000);
@@ -268,7 +282,8 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     this.m.repeated.set(repeated);
     this.m.keyframes.set(keyframes);
     this.m.restarts.set(restarts);
-    this.m.encoderBitrate.set({ rung: '720p' }, mean(encoderKbps) * 1000);
+    this.m.encoderBitrate.reset();
+    for (const [rung, xs] of encoderKbps) this.m.encoderBitrate.set({ rung }, mean(xs) * 1000);
 
     this.history.push({ at: now, cpuNode: this.server.cpuNode, cpuFfmpeg: ffmpegCpu, inKbps: this.server.inKbps, outKbps: this.server.outKbps, participants, subscribers });
     if (this.history.length > 150) this.history.shift();
@@ -336,7 +351,8 @@ export class Monitor extends EventEmitter<MonitorEvents> {
           name: room.name,
           mixer: {
             pid: room.mixer.pid ?? null,
-            ...(this.mixerFigures.get(room.name) ?? { fps: null, encoderKbps: null }),
+            ...(this.mixerFigures.get(room.name) ?? { fps: null, encoderKbps: {}, cpu: null }),
+            rungs: room.mixer.activeRungs,
             droppedFrames: st.skippedTicks,
             duplicatedFrames: st.repeatedFrames,
             keyframes: st.keyframesForced,

@@ -65,6 +65,8 @@ export interface RoomMixerStats {
   /** Slot pictures written again because no newer one had arrived (sample-and-hold). */
   repeatedFrames: number;
   videoBytesOut: number;
+  /** Encoded bytes per rung id. */
+  videoBytesByRung: Record<string, number>;
   lastExit: FfmpegExit | null;
 }
 
@@ -155,7 +157,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     this.samplesPerTick = settings.sampleRate / settings.fps;
     this.stats = {
       epoch: 0, pid: undefined, capacity, ticks: 0, skippedTicks: 0, restarts: 0, keyframesForced: 0, keyframesByRung: {},
-      repeatedFrames: 0, videoBytesOut: 0, lastExit: null,
+      repeatedFrames: 0, videoBytesOut: 0, videoBytesByRung: {}, lastExit: null,
     };
   }
 
@@ -399,7 +401,11 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
           epoch = this.promote(proc, reason);
         }
         if (this.process !== proc) return;
-        if (key.startsWith('video:')) this.stats.videoBytesOut += buf.length;
+        if (key.startsWith('video:')) {
+          this.stats.videoBytesOut += buf.length;
+          const rung = key.slice(6);
+          this.stats.videoBytesByRung[rung] = (this.stats.videoBytesByRung[rung] ?? 0) + buf.length;
+        }
         this.emit('rtp', key, buf, epoch);
       });
       proc.on('died', (info) => {
