@@ -42,8 +42,11 @@ test('a tbf-limited publisher shows lowered bitrate or raised loss in its stats'
     const limited = ps.find((p: any) => p.id === limitedId).quality.server;
     const ctl = ps.find((p: any) => p.id === control.participantId).quality.server;
     console.log(`  limited: ${limited.bitrateKbps.toFixed(0)} kbps, ${limited.lossPercent.toFixed(1)} % loss, MOS ${limited.mos.toFixed(2)}; control: ${ctl.bitrateKbps.toFixed(0)} kbps, ${ctl.lossPercent.toFixed(1)} % loss`);
-    assert.ok(ctl.bitrateKbps > 400, `the control publisher is not constrained (${ctl.bitrateKbps} kbps)`);
-    assert.ok(limited.bitrateKbps < 330 || limited.lossPercent > 2, 'the constraint shows in the limited publisher\'s stats');
+    // The same media without the limit: no loss (its bitrate depends on libwebrtc's ramp-up).
+    assert.ok(ctl.lossPercent < 2, `the control publisher is not constrained (${ctl.lossPercent} % loss)`);
+    const raisedLoss = limited.lossPercent > ctl.lossPercent + 2;
+    const lowerBitrate = limited.bitrateKbps < 330 && ctl.bitrateKbps > 400;
+    assert.ok(raisedLoss || lowerBitrate, 'the constraint shows in the limited publisher\'s stats');
     await control.close();
   } finally {
     child?.kill('SIGTERM');
