@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import wrtc from '@roamhq/wrtc';
 import type { VideoFrame } from '../../workers/mixer/RoomMixer.ts';
+import { gatherComplete } from '../../workers/clients/webrtc.ts';
 
 const { RTCPeerConnection, nonstandard } = wrtc as any;
 
@@ -12,22 +13,6 @@ export interface IngestEvents {
   audio: [Int16Array, number, number];
   /** The connection failed or closed from the remote side. */
   gone: [string];
-}
-
-export async function waitForGathering(pc: any, timeoutMs: number): Promise<void> {
-  if (pc.iceGatheringState === 'complete') return;
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(done, timeoutMs);
-    function done() {
-      clearTimeout(timer);
-      pc.removeEventListener?.('icegatheringstatechange', check);
-      resolve();
-    }
-    function check() {
-      if (pc.iceGatheringState === 'complete') done();
-    }
-    pc.addEventListener('icegatheringstatechange', check);
-  });
 }
 
 export class Ingest extends EventEmitter<IngestEvents> {
@@ -55,7 +40,7 @@ export class Ingest extends EventEmitter<IngestEvents> {
       // Only receive: a WHIP session never sends media back.
       for (const t of pc.getTransceivers()) t.direction = 'recvonly';
       await pc.setLocalDescription(await pc.createAnswer());
-      await waitForGathering(pc, 2000);
+      await gatherComplete(pc, 2000);
       return { ingest, answer: pc.localDescription.sdp };
     } catch (err) {
       ingest.close();

@@ -1,21 +1,15 @@
 // Test-facing wrappers around the wrtc WHIP/WHEP clients (workers/clients/webrtc.ts).
 
-import { SyntheticPublisher, WhepSubscriber, type Rgb } from '../../workers/clients/webrtc.ts';
+import { SyntheticPublisher, WhepSubscriber, type SyntheticPublisherOptions } from '../../workers/clients/webrtc.ts';
 import { toneLevelDb } from './media.ts';
 
-export interface PublisherOptions {
+export interface PublisherOptions
+  extends Pick<SyntheticPublisherOptions, 'color' | 'toneHz' | 'amplitude' | 'width' | 'height' | 'fps' | 'pattern'> {
   baseUrl: string;
   room: string;
   name?: string;
-  color?: Rgb | null;
-  toneHz?: number | null;
-  amplitude?: number;
-  width?: number;
-  height?: number;
-  fps?: number;
   /** Bearer token (when the server runs with MCU_AUTH_SECRET). */
   token?: string;
-  pattern?: 'solid' | 'noise';
 }
 
 export type Publisher = SyntheticPublisher;

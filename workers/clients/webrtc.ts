@@ -59,6 +59,61 @@ export function rgbToYuv([r, g, b]: Rgb): Rgb {
   ];
 }
 
+/**
+ * One WHIP or WHEP session of a wrtc peer connection: offer, answer, and an idempotent close
+ * that stops the media, ends the session on the server (errors ignored) and closes the pc.
+ */
+abstract class WrtcSession {
+  readonly pc: any;
+  location = '';
+  private closing: Promise<void> | null = null;
+
+  protected constructor(rtcConfig: Record<string, unknown>, protected readonly headers?: Record<string, string>) {
+    this.pc = new RTCPeerConnection(rtcConfig);
+  }
+
+  /** The session id: the last segment of its Location. */
+  protected get sessionId(): string {
+    return this.location.split('/').pop() ?? '';
+  }
+
+  protected async negotiate(url: string): Promise<void> {
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    await gatherComplete(this.pc);
+    const { answer, location } = await exchangeSdp(url, this.pc.localDescription.sdp, this.headers);
+    this.location = location;
+    await this.pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  }
+
+  /** Stops this session's own media sources or sinks. */
+  protected abstract stopMedia(): void;
+
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = (async () => {
+      this.stopMedia();
+      if (this.location) await fetch(this.location, { method: 'DELETE', headers: this.headers }).catch(() => {});
+      try {
+        this.pc.close();
+      } catch {
+        /* already closed */
+      }
+    })();
+    return this.closing;
+  }
+}
+
+/** Creates a session and connects it; a failed connect closes what was opened. */
+async function open<T extends WrtcSession>(session: T, connect: (s: T) => Promise<void>): Promise<T> {
+  try {
+    await connect(session);
+  } catch (err) {
+    await session.close();
+    throw err;
+  }
+  return session;
+}
+
 export interface SyntheticPublisherOptions {
   /** e.g. http://127.0.0.1:8080/rooms/r1/whip?name=Ada */
   whipUrl: string;
@@ -78,9 +133,7 @@ export interface SyntheticPublisherOptions {
   rtcConfig?: Record<string, unknown>;
 }
 
-export class SyntheticPublisher {
-  readonly pc: any;
-  location = '';
+export class SyntheticPublisher extends WrtcSession {
   private videoSource: any = null;
   private audioSource: any = null;
   private frame: Uint8Array | null = null;
@@ -91,30 +144,22 @@ export class SyntheticPublisher {
   private videoPaused = false;
   private timers: NodeJS.Timeout[] = [];
   private sample = 0;
-  private closing: Promise<void> | null = null;
   framesSent = 0;
 
   private constructor(private readonly o: SyntheticPublisherOptions) {
-    this.pc = new RTCPeerConnection(o.rtcConfig ?? {});
+    super(o.rtcConfig ?? {}, o.headers);
     this.color = o.color ?? null;
     this.width = o.width ?? 640;
     this.height = o.height ?? 360;
     this.amplitude = o.amplitude ?? 0.25;
   }
 
-  static async start(o: SyntheticPublisherOptions): Promise<SyntheticPublisher> {
-    const p = new SyntheticPublisher(o);
-    try {
-      await p.connect();
-    } catch (err) {
-      await p.close();
-      throw err;
-    }
-    return p;
+  static start(o: SyntheticPublisherOptions): Promise<SyntheticPublisher> {
+    return open(new SyntheticPublisher(o), (p) => p.connect());
   }
 
   get participantId(): string {
-    return this.location.split('/').pop() ?? '';
+    return this.sessionId;
   }
 
   private async connect(): Promise<void> {
@@ -137,11 +182,7 @@ export class SyntheticPublisher {
         }, 10),
       );
     }
-    await this.pc.setLocalDescription(await this.pc.createOffer());
-    await gatherComplete(this.pc);
-    const { answer, location } = await exchangeSdp(this.o.whipUrl, this.pc.localDescription.sdp, this.o.headers);
-    this.location = location;
-    await this.pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    await this.negotiate(this.o.whipUrl);
   }
 
   private sendFrame(): void {
@@ -195,22 +236,9 @@ export class SyntheticPublisher {
     this.amplitude = a;
   }
 
-  /** Stops sending, ends the WHIP session (errors ignored) and closes the peer connection. */
-  close(): Promise<void> {
-    if (this.closing) return this.closing;
-    this.closing = (async () => {
-      for (const t of this.timers) clearInterval(t);
-      this.timers = [];
-      if (this.location) {
-        await fetch(this.location, { method: 'DELETE', headers: this.o.headers }).catch(() => {});
-      }
-      try {
-        this.pc.close();
-      } catch {
-        /* already closed */
-      }
-    })();
-    return this.closing;
+  protected stopMedia(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
   }
 }
 
@@ -224,9 +252,7 @@ export interface WhepSubscriberOptions {
   keepAudioSec?: number;
 }
 
-export class WhepSubscriber {
-  readonly pc: any;
-  location = '';
+export class WhepSubscriber extends WrtcSession {
   readonly frameTimes: number[] = [];
   private latest: DecodedFrame | null = null;
   private frames = 0;
@@ -234,27 +260,19 @@ export class WhepSubscriber {
   private readonly pcm: Int16Array;
   private written = 0;
   private rate = 48000;
-  private closing: Promise<void> | null = null;
   onFrame: ((frame: DecodedFrame, at: number) => void) | null = null;
 
   private constructor(private readonly o: WhepSubscriberOptions) {
-    this.pc = new RTCPeerConnection();
+    super({}, o.headers);
     this.pcm = new Int16Array(48000 * (o.keepAudioSec ?? 5));
   }
 
-  static async start(o: WhepSubscriberOptions): Promise<WhepSubscriber> {
-    const s = new WhepSubscriber(o);
-    try {
-      await s.connect();
-    } catch (err) {
-      await s.close();
-      throw err;
-    }
-    return s;
+  static start(o: WhepSubscriberOptions): Promise<WhepSubscriber> {
+    return open(new WhepSubscriber(o), (s) => s.connect());
   }
 
   get subscriptionId(): string {
-    return this.location.split('/').pop() ?? '';
+    return this.sessionId;
   }
 
   private async connect(): Promise<void> {
@@ -288,11 +306,7 @@ export class WhepSubscriber {
         this.sinks.push(sink);
       }
     });
-    await this.pc.setLocalDescription(await this.pc.createOffer());
-    await gatherComplete(this.pc);
-    const { answer, location } = await exchangeSdp(this.o.whepUrl, this.pc.localDescription.sdp, this.o.headers);
-    this.location = location;
-    await this.pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    await this.negotiate(this.o.whepUrl);
   }
 
   frameCount(): number {
@@ -324,25 +338,13 @@ export class WhepSubscriber {
     }
   }
 
-  close(): Promise<void> {
-    if (this.closing) return this.closing;
-    this.closing = (async () => {
-      for (const s of this.sinks) {
-        try {
-          s.stop();
-        } catch {
-          /* already stopped */
-        }
-      }
-      if (this.location) {
-        await fetch(this.location, { method: 'DELETE', headers: this.o.headers }).catch(() => {});
-      }
+  protected stopMedia(): void {
+    for (const s of this.sinks) {
       try {
-        this.pc.close();
+        s.stop();
       } catch {
-        /* already closed */
+        /* already stopped */
       }
-    })();
-    return this.closing;
+    }
   }
 }
