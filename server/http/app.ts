@@ -1,23 +1,21 @@
 // createApp(deps): every route and the error middleware, without listening (tests start it
 // on port 0 in-process).
 
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { HttpError, notFound, unsupportedMediaType } from '../errors.ts';
-import type { RoomRegistry } from '../rooms/RoomRegistry.ts';
+import { badRequest, HttpError, notFound, unsupportedMediaType } from '../errors.ts';
 import { RoomRegistry as Registry } from '../rooms/RoomRegistry.ts';
+import { DEFAULT_ROOM_SETTINGS, parseSettingsPatch, type RoomEvent } from '../rooms/Room.ts';
+import type { Monitor } from '../stats/Monitor.ts';
+import { allow, authenticate, forbidden, ownsSession } from './auth.ts';
 import { MAX_SDP_BYTES } from '../../pipeline/sdp.ts';
 import { parseTelemetry } from '../../pipeline/quality/figures.ts';
-import type { Monitor } from '../stats/Monitor.ts';
-import { DEFAULT_ROOM_SETTINGS, parseSettingsPatch, type RoomEvent } from '../rooms/Room.ts';
-import { badRequest } from '../errors.ts';
-import { allow, authenticate, forbidden, ownsSession } from './auth.ts';
 import { iceServerLinks, ROLES, signToken, turnCredentials, type Role } from '../../pipeline/auth/tokens.ts';
 import { RateLimiter } from '../../pipeline/auth/RateLimiter.ts';
-import { randomUUID } from 'node:crypto';
 
 export interface AppDeps {
-  rooms: RoomRegistry;
+  rooms: Registry;
   monitor: Monitor;
   staticDir?: string;
   /** HS256 secret for room tokens; null = open mode. */
