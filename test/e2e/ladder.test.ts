@@ -73,6 +73,10 @@ test('a PLI gets a keyframe within 150 ms; 100 PLIs a second are held to the rat
   const sub = await startRtpSubscriber(`${ctx.server.url}/rooms/${room}/whep`, 'VP8');
   try {
     await waitFor(() => sub.keyframeTimes.length > 0, 10_000, 'a first keyframe');
+    // Steady state: the previous test changed the set of rungs, which replaces the mixer
+    // (both processes run until the new one has media); measure once that is over.
+    await waitFor(async () => (await info(ctx)).mixer.rungs.join() === '720p', 10_000, 'a single 720p rung');
+    await new Promise((r) => setTimeout(r, 2000));
     const latencies: number[] = [];
     for (let i = 0; i < 5; i++) {
       // Away from the last keyframe (periodic or requested), so the limit does not apply.
@@ -85,10 +89,10 @@ test('a PLI gets a keyframe within 150 ms; 100 PLIs a second are held to the rat
     }
     latencies.sort((a, b) => a - b);
     console.log(`  PLI → keyframe: ${latencies.map((l) => l.toFixed(0)).join(', ')} ms`);
-    // Target: 150 ms. Measured here the latency is bimodal: ~20-75 ms most of the time, and
-    // 150-370 ms otherwise (not yet explained; see issue 3's note). This bound catches a lost
-    // request (the periodic 3 s keyframe would be the only answer); the figures are printed.
-    assert.ok(latencies[latencies.length - 1] <= 1000, `slowest ${latencies.at(-1)} ms`);
+    // Target 150 ms: steady state here is 26-75 ms, rarely up to ~150 ms; the bounds leave room
+    // for a loaded CI machine (a lost request would only be answered by the 3 s keyframe).
+    assert.ok(latencies[Math.floor(latencies.length / 2)] <= 150, `median ${latencies[Math.floor(latencies.length / 2)]} ms`);
+    assert.ok(latencies[latencies.length - 1] <= 300, `slowest ${latencies.at(-1)} ms`);
     // Flood: 100 PLIs a second for 3 s.
     const before = sub.keyframeTimes.length;
     const until = performance.now() + 3000;

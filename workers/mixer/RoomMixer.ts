@@ -71,7 +71,7 @@ export interface RoomMixerStats {
 }
 
 const KEYFRAME_INTERVAL_MS = 3000;
-const KEYFRAME_MIN_GAP_MS = 250;
+const KEYFRAME_MIN_GAP_MS = 300;
 const RESTART_BACKOFF_MS = [100, 500, 1000, 2000, 5000];
 /** No RTP for this long while ticking means FFmpeg is hung: replace it. */
 const FROZEN_AFTER_MS = 3000;
