@@ -61,7 +61,6 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   private connectTimers = new Set<NodeJS.Timeout>();
   private _allConnected = false;
   private pts = 0;
-  packetsOut = 0;
   lastPacketAt = 0;
 
   static async start(
@@ -117,7 +116,6 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
       const key = keys[i];
       s.on('message', (msg) => {
         if (isRtcpPacket(msg)) return;
-        this.packetsOut++;
         this.lastPacketAt = performance.now();
         this.emit('rtp', key, msg);
       });
