@@ -10,6 +10,11 @@ export interface Config {
   iceServers: Array<{ urls: string | string[]; username?: string; credential?: string }>;
   statsIntervalMs: number;
   redisUrl: string;
+  /** Recording files (shared with the recording workers). */
+  recordingsDir: string;
+  recordingsQueue: string;
+  /** How recording workers reach this node's HTTP API; default http://127.0.0.1:<port>. */
+  publicUrl: string | null;
   /** HS256 secret for room tokens; null runs the server open (no auth). */
   authSecret: string | null;
   turn: { urls: string[]; secret: string; ttlSec: number } | null;
@@ -52,6 +57,9 @@ export function loadConfig(env = process.env): Config {
     },
     statsIntervalMs: int('STATS_INTERVAL_MS', 2000, 200, 60_000),
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    recordingsDir: env.RECORDINGS_DIR || 'recordings',
+    recordingsQueue: env.RECORDINGS_QUEUE || 'mcu-recordings',
+    publicUrl: env.PUBLIC_URL ? env.PUBLIC_URL.replace(/\/+$/, '') : null,
   };
 }
 

@@ -10,12 +10,14 @@ import { stopAllFfmpeg } from '../workers/ffmpeg/FfmpegProcess.ts';
 import { Monitor } from './stats/Monitor.ts';
 import { readiness } from './readiness.ts';
 import { turnCredentials } from '../pipeline/auth/tokens.ts';
+import { Recordings } from './recordings/Recordings.ts';
 
 export interface RunningServer {
   url: string;
   port: number;
   rooms: RoomRegistry;
   monitor: Monitor;
+  recordings: Recordings;
   server: http.Server;
   close(): Promise<void>;
 }
@@ -38,9 +40,18 @@ export async function startServer(overrides: Partial<ReturnType<typeof loadConfi
   });
   const monitor = new Monitor(rooms, config.statsIntervalMs);
   monitor.start();
+  let port = config.port;
+  const recordings = new Recordings({
+    redisUrl: config.redisUrl,
+    queue: config.recordingsQueue,
+    recordingsDir: config.recordingsDir,
+    publicUrl: () => config.publicUrl ?? `http://127.0.0.1:${port}`,
+    authSecret: config.authSecret,
+  });
   const app = createApp({
     rooms,
     monitor,
+    recordings,
     staticDir: path.join(here, 'static'),
     ready: () => readiness(config),
     authSecret: config.authSecret,
@@ -57,7 +68,7 @@ export async function startServer(overrides: Partial<ReturnType<typeof loadConfi
       resolve();
     });
   });
-  const port = (server.address() as { port: number }).port;
+  port = (server.address() as { port: number }).port;
   let closing: Promise<void> | null = null;
   const close = () => {
     if (closing) return closing;
@@ -66,11 +77,12 @@ export async function startServer(overrides: Partial<ReturnType<typeof loadConfi
       await new Promise<void>((r) => server.close(() => r()));
       monitor.close();
       await rooms.close();
+      await recordings.close();
       await stopAllFfmpeg();
     })();
     return closing;
   };
-  return { url: `http://127.0.0.1:${port}`, port, rooms, monitor, server, close };
+  return { url: `http://127.0.0.1:${port}`, port, rooms, monitor, recordings, server, close };
 }
 
 async function main(): Promise<void> {

@@ -13,6 +13,8 @@ import { MAX_SDP_BYTES } from '../../pipeline/sdp.ts';
 import { parseTelemetry } from '../../pipeline/quality/figures.ts';
 import { iceServerLinks, ROLES, signToken, turnCredentials, type Role } from '../../pipeline/auth/tokens.ts';
 import { RateLimiter } from '../../pipeline/auth/RateLimiter.ts';
+import { LEVELS, type Level } from '../../pipeline/ladder.ts';
+import { Recordings } from '../recordings/Recordings.ts';
 
 export interface AppDeps {
   rooms: Registry;
@@ -23,6 +25,8 @@ export interface AppDeps {
   turn?: { urls: string[]; secret: string; ttlSec: number } | null;
   /** Session creations per client address (token bucket). */
   sessionRate?: { perSec: number; burst: number };
+  /** The recording API (BullMQ on Redis); absent = recordings answer 503. */
+  recordings?: Recordings | null;
   /** Readiness checks for /readyz. */
   ready?: () => Promise<{ ready: boolean; checks: Record<string, unknown> }>;
 }
@@ -126,8 +130,13 @@ export function createApp(deps: AppDeps): express.Express {
         throw forbidden('a publisher token may only subscribe to its own mix-minus (?participant=<its WHIP session>)');
       }
     }
+    // ?level=720p|360p|audio pins the rung (a recorder wants the top one whatever its network).
+    const rawLevel = typeof req.query.level === 'string' ? req.query.level : null;
+    if (rawLevel !== null && !LEVELS.includes(rawLevel as Level)) throw badRequest(`"level" must be one of ${LEVELS.join(', ')}`);
     const room = await rooms.getOrCreate(param(req, 'room'));
-    const { subscription, answer } = await room.addSubscriber(String(req.body ?? ''), participant, req.caller?.tokenHash ?? null);
+    const { subscription, answer } = await room.addSubscriber(String(req.body ?? ''), participant, req.caller?.tokenHash ?? null, {
+      level: rawLevel as Level | null,
+    });
     monitor.sessionCreated(subscription.id, 'whep');
     iceLinks(res);
     res
@@ -197,6 +206,45 @@ export function createApp(deps: AppDeps): express.Express {
     };
     req.on('close', stop);
     room.once('closed', stop);
+  });
+
+  // ---- Recordings (BullMQ jobs run by `npm run worker`) -----------------------------
+  const recordings = (): Recordings => {
+    if (!deps.recordings) throw new HttpError(503, 'recordings_unavailable', 'recordings are not configured on this server');
+    return deps.recordings;
+  };
+  app.post('/rooms/:room/recordings', auth, allow(), express.json({ limit: '2kb' }), async (req, res) => {
+    Registry.validateName(param(req, 'room'));
+    const r = recordings();
+    const body = Recordings.parseRequest(req.body ?? {}, 3 * 3600);
+    if (typeof body === 'string') throw badRequest(body);
+    const room = rooms.require(param(req, 'room'));
+    const rec = await r.create(room.name, body);
+    res.status(202).set('Location', rec.links.self).json(rec);
+  });
+  app.get('/recordings', auth, allow(), async (req, res) => {
+    const room = typeof req.query.room === 'string' ? req.query.room : undefined;
+    res.json({ recordings: await recordings().list(room) });
+  });
+  app.get('/recordings/:id', auth, allow(), async (req, res) => {
+    res.json(await recordings().get(param(req, 'id')));
+  });
+  app.post('/recordings/:id/stop', auth, allow(), async (req, res) => {
+    const { status, body } = await recordings().stop(param(req, 'id'));
+    res.status(status).json(body);
+  });
+  app.get('/recordings/:id/file', auth, allow(), async (req, res, next) => {
+    const f = await recordings().file(param(req, 'id'));
+    if (f.partial) res.set('X-Recording-Partial', 'true');
+    // sendFile answers Range requests (206) and conditional GETs.
+    res.attachment(f.downloadName);
+    res.sendFile(f.path, { acceptRanges: true, cacheControl: false, dotfiles: 'deny' }, (err) => {
+      if (err && !res.headersSent) next(err);
+    });
+  });
+  app.delete('/recordings/:id', auth, allow(), async (req, res) => {
+    await recordings().remove(param(req, 'id'));
+    res.status(204).end();
   });
 
   // ---- Monitoring -----------------------------------------------------------------

@@ -32,6 +32,8 @@ export interface Subscription {
   rung: string | null;
   pendingRung: string | null;
   adapter: RungAdapter;
+  /** A level the subscriber asked for (?level=): no adaptation. */
+  pinnedLevel: Level | null;
   lastFeedback: Feedback | null;
   /** The publisher this subscription belongs to (it hears that publisher's mix-minus). */
   participantId: string | null;
@@ -207,6 +209,7 @@ export class Room extends EventEmitter<RoomEvents> {
     offer: string,
     participantId: string | null,
     ownerTokenHash: string | null = null,
+    opts: { level?: Level | null } = {},
   ): Promise<{ subscription: Subscription; answer: string }> {
     this.assertOpen();
     if (this.subscriptions.size >= this.limits.maxSubscribers) {
@@ -229,6 +232,8 @@ export class Room extends EventEmitter<RoomEvents> {
       throw new HttpError(409, 'room_closed', `room "${this.name}" closed while subscribing`);
     }
     const codec: Codec | null = wants.video ? (wants.videoCodec === 'H264' ? 'h264' : 'vp8') : null;
+    const pinnedLevel = opts.level ?? null;
+    const level: Level = codec ? (pinnedLevel ?? '720p') : 'audio';
     const subscription: Subscription = {
       id: randomUUID(),
       participantId,
@@ -236,9 +241,10 @@ export class Room extends EventEmitter<RoomEvents> {
       egress,
       ownerTokenHash,
       codec,
-      rung: codec ? rungFor('720p', codec)!.id : null,
+      rung: codec ? (rungFor(level, codec)?.id ?? null) : null,
       pendingRung: null,
-      adapter: new RungAdapter(codec ? '720p' : 'audio'),
+      adapter: new RungAdapter(level),
+      pinnedLevel,
       lastFeedback: null,
     };
     this.subscriptions.set(subscription.id, subscription);
@@ -312,7 +318,7 @@ export class Room extends EventEmitter<RoomEvents> {
     const now = performance.now();
     for (const s of this.subscriptions.values()) {
       const v = s.egress.video;
-      if (!v || !s.codec || !v.firstPacketAt) continue;
+      if (!v || !s.codec || !v.firstPacketAt || s.pinnedLevel) continue;
       const fb: Feedback = { atMs: now, ...v.feedback() };
       s.lastFeedback = fb;
       const level = s.adapter.update(fb);
@@ -404,6 +410,7 @@ export class Room extends EventEmitter<RoomEvents> {
         video: s.egress.video ? 'composite' : null,
         codec: s.codec,
         level: s.adapter.level,
+        pinnedLevel: s.pinnedLevel,
         rung: s.rung,
         pendingRung: s.pendingRung,
         feedback: s.lastFeedback

@@ -5,7 +5,7 @@
 // Replacing it means re-implementing `start()` below with child_process.spawn(specToArgv()).
 
 import { EventEmitter } from 'node:events';
-import type { ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import ffmpeg from 'fluent-ffmpeg';
 import type { FfmpegSpec } from '../../pipeline/mixer/graph.ts';
 
@@ -139,4 +139,25 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
     this.proc?.kill(signal);
   }
+}
+
+/**
+ * Seconds of media in a file: the container's duration, or, for a file cut short (a recording
+ * part whose writer crashed has no duration in its header), the end of its last packet.
+ */
+export async function mediaDurationSec(file: string, ffprobePath = process.env.FFPROBE_PATH || 'ffprobe'): Promise<number> {
+  const run = (args: string[]) =>
+    new Promise<string>((resolve, reject) =>
+      execFile(ffprobePath, ['-v', 'error', ...args, file], { maxBuffer: 256 * 1024 * 1024, timeout: 120_000 }, (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+  const d = Number((await run(['-show_entries', 'format=duration', '-of', 'csv=p=0'])).trim());
+  if (Number.isFinite(d) && d > 0) return d;
+  let end = 0;
+  for (const line of (await run(['-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0'])).split('\n')) {
+    const [pts, dur] = line.split(',').map(Number);
+    if (Number.isFinite(pts)) end = Math.max(end, pts + (Number.isFinite(dur) ? dur : 0));
+  }
+  return end;
 }

@@ -1,0 +1,105 @@
+// FFmpeg specs that take the mix's RTP as sent (no second video encode) and write it somewhere
+// else: a recording part (WebM or fragmented MP4), the joined recording, an HLS ladder, an RTMP
+// push. Pure: SDP text and argv only; workers/media/RtpRemux.ts runs them.
+
+import type { FfmpegSpec } from '../mixer/graph.ts';
+
+export type VideoCodecName = 'VP8' | 'H264';
+
+export interface RtpStreamDesc {
+  port: number;
+  payloadType: number;
+}
+
+export interface RemuxInput {
+  /** One or more video streams (an HLS ladder has one per rung), all of the same codec. */
+  video: Array<RtpStreamDesc & { codec: VideoCodecName; fmtp?: string }>;
+  audio: RtpStreamDesc & { fmtp?: string };
+}
+
+/** An SDP file describing RTP streams that arrive on 127.0.0.1 (FFmpeg's `-f sdp` input). */
+export function rtpSdp(input: RemuxInput): string {
+  const lines = ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=mcu-remux', 'c=IN IP4 127.0.0.1', 't=0 0'];
+  for (const v of input.video) {
+    lines.push(`m=video ${v.port} RTP/AVP ${v.payloadType}`, `a=rtpmap:${v.payloadType} ${v.codec}/90000`);
+    if (v.fmtp) lines.push(`a=fmtp:${v.payloadType} ${v.fmtp}`);
+  }
+  const a = input.audio;
+  lines.push(`m=audio ${a.port} RTP/AVP ${a.payloadType}`, `a=rtpmap:${a.payloadType} opus/48000/2`);
+  if (a.fmtp) lines.push(`a=fmtp:${a.payloadType} ${a.fmtp}`);
+  return lines.join('\r\n') + '\r\n';
+}
+
+export const RECORDING_FORMATS = ['webm', 'mp4'] as const;
+export type RecordingFormat = (typeof RECORDING_FORMATS)[number];
+
+/** The codec a recording format takes from the ladder without re-encoding video. */
+export function recordingVideoCodec(format: RecordingFormat): VideoCodecName {
+  return format === 'mp4' ? 'H264' : 'VP8';
+}
+
+const GLOBAL = ['-hide_banner', '-nostats', '-loglevel', process.env.REMUX_LOGLEVEL ?? 'warning', '-nostdin', '-y'];
+
+/** The SDP input: RTP over UDP on loopback, with enough reordering room for a burst. */
+export function sdpInput(sdpPath: string): FfmpegSpec['inputs'][number] {
+  return {
+    url: sdpPath,
+    options: ['-protocol_whitelist', 'file,udp,rtp', '-f', 'sdp', '-fflags', '+genpts', '-buffer_size', '4194304', '-reorder_queue_size', '256', '-analyzeduration', '3000000'],
+  };
+}
+
+/**
+ * One recording part, playable up to its last second at any moment: WebM with one-second
+ * clusters (VP8 + Opus copied), or fragmented MP4 with one-second fragments (H.264 copied, Opus
+ * to AAC: MP4 players expect AAC).
+ */
+export function recordingPartSpec(sdpPath: string, format: RecordingFormat, outPath: string): FfmpegSpec {
+  const map = ['-map', '0:v:0', '-map', '0:a:0'];
+  const options =
+    format === 'webm'
+      ? [...map, '-c', 'copy', '-f', 'webm', '-cluster_time_limit', '1000', '-flush_packets', '1']
+      : [
+          ...map,
+          '-c:v', 'copy',
+          '-c:a', 'aac', '-b:a', '128k',
+          '-f', 'mp4',
+          '-movflags', '+empty_moov+default_base_moof+frag_keyframe',
+          '-frag_duration', '1000000',
+          '-flush_packets', '1',
+        ];
+  return { globalOptions: GLOBAL, inputs: [sdpInput(sdpPath)], filterComplex: '', outputs: [{ url: outPath, options }] };
+}
+
+export interface PartInfo {
+  path: string;
+  /** Seconds of media in the part (last packet end), when known. */
+  durationSec?: number;
+}
+
+/** Escapes a path for FFmpeg's concat demuxer list (single-quoted). */
+function quote(p: string): string {
+  return `'${p.replace(/'/g, "'\\''")}'`;
+}
+
+/** The concat demuxer's list: each part with its measured duration, so a part cut by a crash
+ * (no duration in its header) still places the next one right after its last packet. */
+export function concatList(parts: PartInfo[]): string {
+  const out = ['ffconcat version 1.0'];
+  for (const p of parts) {
+    out.push(`file ${quote(p.path)}`);
+    if (p.durationSec !== undefined && Number.isFinite(p.durationSec) && p.durationSec > 0) out.push(`duration ${p.durationSec.toFixed(3)}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+/** Joins recording parts into one file without re-encoding; MP4 gets its index up front. */
+export function joinPartsSpec(listPath: string, format: RecordingFormat, outPath: string): FfmpegSpec {
+  const options = ['-map', '0:v:0', '-map', '0:a:0', '-c', 'copy', '-f', format];
+  if (format === 'mp4') options.push('-movflags', '+faststart');
+  return {
+    globalOptions: GLOBAL,
+    inputs: [{ url: listPath, options: ['-f', 'concat', '-safe', '0'] }],
+    filterComplex: '',
+    outputs: [{ url: outPath, options }],
+  };
+}

@@ -1,0 +1,261 @@
+// Recordings through the API, run by real worker processes on the real Redis: content of the
+// files (both colours in a frame, both tones in the audio), both formats, stop, maxDurationSec,
+// a worker killed mid-recording, SIGTERM, Redis going away and coming back, bad input.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { startServer, type RunningServer } from '../../server/main.ts';
+import { startPublisher, startSubscriber, waitFor, type Publisher } from '../helpers/peers.ts';
+import { colorAt, colorDistance, toneLevelDb, type Rgb } from '../helpers/media.ts';
+import { decodeErrors, ffprobe, frameAt, freePort, pcm, startRedis, startWorker, type WorkerProc } from '../helpers/recorder.ts';
+
+const RED: Rgb = [220, 30, 30];
+const BLUE: Rgb = [30, 30, 220];
+const TONE_A = 440;
+const TONE_B = 1200;
+const room = 'rec-room';
+
+interface Ctx {
+  server: RunningServer;
+  a: Publisher;
+  b: Publisher;
+  dir: string;
+  queue: string;
+  workers: WorkerProc[];
+}
+
+const test = suite<Ctx>('recordings');
+
+const api = (ctx: Ctx, p: string, init?: RequestInit) => fetch(`${ctx.server.url}${p}`, init);
+const post = (ctx: Ctx, p: string, body?: unknown) =>
+  api(ctx, p, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+
+function workerEnv(ctx: Ctx): Record<string, string> {
+  return { REDIS_URL: 'redis://127.0.0.1:6379', RECORDINGS_QUEUE: ctx.queue, RECORDINGS_DIR: ctx.dir, RECORDER_CONCURRENCY: '1' };
+}
+
+async function worker(ctx: Ctx): Promise<WorkerProc> {
+  const w = await startWorker(workerEnv(ctx));
+  ctx.workers.push(w);
+  return w;
+}
+
+async function getRec(ctx: Ctx, id: string): Promise<any> {
+  return (await api(ctx, `/recordings/${id}`)).json();
+}
+
+async function waitState(ctx: Ctx, id: string, states: string[], timeoutMs: number): Promise<any> {
+  return waitFor(async () => {
+    const r = await getRec(ctx, id);
+    return states.includes(r.state) ? r : null;
+  }, timeoutMs, `recording ${id} to reach ${states.join('/')}`, 250);
+}
+
+async function download(ctx: Ctx, id: string, ext: string): Promise<string> {
+  const res = await api(ctx, `/recordings/${id}/file`);
+  assert.is(res.status, 200, `GET file: ${res.status}`);
+  const file = path.join(ctx.dir, `download-${id}.${ext}`);
+  fs.writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+  return file;
+}
+
+/** Checks a recorded file by its content: size, both colours at their tiles, both tones. */
+async function checkContent(ctx: Ctx, file: string, videoCodec: string, audioCodec: string) {
+  const info = ffprobe(file);
+  const v = info.streams.find((s: any) => s.codec_type === 'video');
+  const a = info.streams.find((s: any) => s.codec_type === 'audio');
+  assert.ok(v && a, 'a video and an audio stream');
+  assert.is(v.codec_name, videoCodec);
+  assert.is(a.codec_name, audioCodec);
+  assert.is(v.width, 1280);
+  assert.is(v.height, 720);
+  const duration = Number(info.format.duration);
+  const desc = (await (await api(ctx, `/rooms/${room}`)).json()) as any;
+  const frame = frameAt(file, Math.max(0.5, duration - 1.5));
+  const colours = desc.layout.tiles.map((t: any) => colorAt(frame, t.video.x + t.video.width / 2, t.video.y + t.video.height / 2, 6));
+  const near = (c: Rgb) => colours.some((x: Rgb) => colorDistance(x, c) < 60);
+  assert.ok(near(RED) && near(BLUE), `both colours in a decoded frame: ${JSON.stringify(colours)}`);
+  const samples = pcm(file, Math.max(0, duration - 3), 2);
+  const la = toneLevelDb(samples, 48000, TONE_A);
+  const lb = toneLevelDb(samples, 48000, TONE_B);
+  const off = toneLevelDb(samples, 48000, 800);
+  assert.ok(la > off + 20 && lb > off + 20, `both tones in the audio: ${TONE_A} Hz ${la.toFixed(1)} dB, ${TONE_B} Hz ${lb.toFixed(1)} dB, 800 Hz ${off.toFixed(1)} dB`);
+  assert.equal(decodeErrors(file), [], 'the file decodes without errors');
+  return duration;
+}
+
+test.before(async (ctx) => {
+  ctx.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcu-rec-test-'));
+  ctx.queue = `test-recordings-${process.pid}-${Date.now()}`;
+  ctx.workers = [];
+  ctx.server = await startServer({ port: 0, host: '127.0.0.1', roomIdleMs: 500, demo: false, recordingsDir: ctx.dir, recordingsQueue: ctx.queue });
+  ctx.a = await startPublisher({ baseUrl: ctx.server.url, room, color: RED, toneHz: TONE_A, name: 'Ann' });
+  ctx.b = await startPublisher({ baseUrl: ctx.server.url, room, color: BLUE, toneHz: TONE_B, name: 'Bob' });
+});
+
+test.after(async (ctx) => {
+  await Promise.all(ctx.workers.map((w) => w.stop()));
+  await ctx.a?.close();
+  await ctx.b?.close();
+  await ctx.server?.close();
+  fs.rmSync(ctx.dir, { recursive: true, force: true });
+});
+
+test.after.each(async (ctx) => {
+  await Promise.all(ctx.workers.map((w) => w.stop()));
+  ctx.workers = [];
+});
+
+test('bad input: unknown room 404, unknown format 400, bad maxDurationSec 400, unknown id 404', async (ctx) => {
+  let res = await post(ctx, '/rooms/no-such-room/recordings', { format: 'webm' });
+  assert.is(res.status, 404);
+  assert.match((await res.json()).message, /no-such-room/);
+  res = await post(ctx, `/rooms/${room}/recordings`, { format: 'avi' });
+  assert.is(res.status, 400);
+  assert.match((await res.json()).message, /"format" must be one of webm, mp4/);
+  res = await post(ctx, `/rooms/${room}/recordings`, { format: 'mp4', maxDurationSec: -3 });
+  assert.is(res.status, 400);
+  res = await api(ctx, '/recordings/00000000-0000-4000-8000-000000000000');
+  assert.is(res.status, 404);
+  res = await api(ctx, '/recordings/..%2F..%2Fetc%2Fpasswd/file');
+  assert.is(res.status, 404);
+  res = await post(ctx, '/recordings/00000000-0000-4000-8000-000000000000/stop');
+  assert.is(res.status, 404);
+});
+
+test('WebM: 6 s of two publishers, stopped through the API; Range; list; delete', async (ctx) => {
+  await worker(ctx);
+  const res = await post(ctx, `/rooms/${room}/recordings`, { format: 'webm' });
+  assert.is(res.status, 202);
+  const created = (await res.json()) as any;
+  assert.is(res.headers.get('location'), `/recordings/${created.id}`);
+  assert.ok(['queued', 'recording'].includes(created.state));
+  const rec = await waitFor(async () => {
+    const r = await getRec(ctx, created.id);
+    return r.state === 'recording' && r.progress.seconds > 0 ? r : null;
+  }, 40_000, 'the recording to start', 100);
+  assert.ok(rec.progress.bytes > 0, 'progress reports bytes');
+  // Progress is reported once a second: the first report is at most a second old.
+  await new Promise((r) => setTimeout(r, 6000 - rec.progress.seconds * 1000));
+  const stop = await post(ctx, `/recordings/${created.id}/stop`);
+  assert.is(stop.status, 202);
+  const done = await waitState(ctx, created.id, ['done', 'failed'], 30_000);
+  assert.is(done.state, 'done', done.error);
+  assert.is(done.result.endReason, 'stopped');
+  const file = await download(ctx, created.id, 'webm');
+  const duration = await checkContent(ctx, file, 'vp8', 'opus');
+  assert.ok(Math.abs(duration - 6) <= 1.2, `duration ${duration} s is 6 ± 1 s`);
+
+  const range = await api(ctx, `/recordings/${created.id}/file`, { headers: { Range: 'bytes=0-99' } });
+  assert.is(range.status, 206);
+  assert.is((await range.arrayBuffer()).byteLength, 100);
+  assert.is(range.headers.get('content-type'), 'video/webm');
+
+  const list = (await (await api(ctx, `/recordings?room=${room}`)).json()) as any;
+  assert.ok(list.recordings.some((r: any) => r.id === created.id && r.state === 'done'));
+  assert.is((await post(ctx, `/recordings/${created.id}/stop`)).status, 409, 'stopping a finished recording is a conflict');
+  assert.is((await api(ctx, `/recordings/${created.id}`, { method: 'DELETE' })).status, 204);
+  assert.is((await api(ctx, `/recordings/${created.id}`)).status, 404);
+  assert.not.ok(fs.existsSync(path.join(ctx.dir, created.id)), 'the files are gone');
+});
+
+test('MP4: maxDurationSec ends it on its own (H.264 from the ladder + AAC)', async (ctx) => {
+  await worker(ctx);
+  const res = await post(ctx, `/rooms/${room}/recordings`, { format: 'mp4', maxDurationSec: 4 });
+  assert.is(res.status, 202);
+  const { id } = (await res.json()) as any;
+  const done = await waitState(ctx, id, ['done', 'failed'], 60_000);
+  assert.is(done.state, 'done', done.error);
+  assert.is(done.result.endReason, 'max-duration');
+  const file = await download(ctx, id, 'mp4');
+  const duration = await checkContent(ctx, file, 'h264', 'aac');
+  assert.ok(Math.abs(duration - 4) <= 1.2, `duration ${duration} s is 4 ± 1 s`);
+});
+
+test('a worker killed mid-recording: another continues, one playable file, gap <= 5 s', async (ctx) => {
+  const w1 = await worker(ctx);
+  const res = await post(ctx, `/rooms/${room}/recordings`, { format: 'webm', maxDurationSec: 600 });
+  const { id } = (await res.json()) as any;
+  const first = await waitFor(async () => {
+    const r = await getRec(ctx, id);
+    return r.state === 'recording' && r.progress.seconds >= 4 ? r : null;
+  }, 40_000, 'recording under way', 200);
+  const startedAt = Date.now() - first.progress.seconds * 1000;
+  const w2 = await worker(ctx);
+  const holder = first.progress.worker as string;
+  const victim = holder.endsWith(`:${w1.pid}`) ? w1 : w2;
+  await victim.crash();
+  const survivor = victim === w1 ? w2 : w1;
+  await waitFor(async () => {
+    const r = await getRec(ctx, id);
+    return r.state === 'recording' && r.progress.worker?.endsWith(`:${survivor.pid}`) && r.progress.parts >= 2 ? r : null;
+  }, 30_000, 'the second worker to continue the recording', 250);
+  await new Promise((r) => setTimeout(r, 4000));
+  const stoppedAt = Date.now();
+  assert.is((await post(ctx, `/recordings/${id}/stop`)).status, 202);
+  const done = await waitState(ctx, id, ['done', 'failed'], 30_000);
+  assert.is(done.state, 'done', done.error);
+  assert.ok(done.result.parts >= 2, `joined ${done.result.parts} parts`);
+  const file = await download(ctx, id, 'webm');
+  const duration = await checkContent(ctx, file, 'vp8', 'opus');
+  const wall = (stoppedAt - startedAt) / 1000;
+  console.log(`  crash: wall ${wall.toFixed(1)} s, file ${duration.toFixed(1)} s, missing ${(wall - duration).toFixed(1)} s (gaps reported ${done.result.gapsSec} s)`);
+  assert.ok(wall - duration <= 5, `at most 5 s missing: wall ${wall.toFixed(1)} s vs file ${duration.toFixed(1)} s`);
+  assert.ok(done.result.gapsSec <= 5);
+});
+
+test('SIGTERM: the worker finishes its file before exiting', async (ctx) => {
+  const w = await worker(ctx);
+  const { id } = (await (await post(ctx, `/rooms/${room}/recordings`, { format: 'mp4' })).json()) as any;
+  await waitFor(async () => {
+    const r = await getRec(ctx, id);
+    return r.state === 'recording' && r.progress.seconds >= 3 ? r : null;
+  }, 40_000, 'recording under way', 200);
+  const code = await w.stop();
+  assert.is(code, 0, `the worker exits cleanly: ${w.output.slice(-5).join(' / ')}`);
+  const done = await getRec(ctx, id);
+  assert.is(done.state, 'done', done.error);
+  assert.is(done.result.endReason, 'worker-shutdown');
+  const file = await download(ctx, id, 'mp4');
+  assert.ok((await checkContent(ctx, file, 'h264', 'aac')) >= 2.5);
+});
+
+test('Redis away: 503 naming the cause, the live room unaffected; back: recordings work again', async () => {
+  const port = await freePort();
+  let redis = await startRedis(port);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcu-rec-redis-'));
+  const server = await startServer({ port: 0, host: '127.0.0.1', roomIdleMs: 500, demo: false, redisUrl: `redis://127.0.0.1:${port}`, recordingsDir: dir });
+  const pub = await startPublisher({ baseUrl: server.url, room: 'r2', color: RED, toneHz: TONE_A });
+  const sub = await startSubscriber({ baseUrl: server.url, room: 'r2' });
+  try {
+    const create = () => fetch(`${server.url}/rooms/r2/recordings`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"format":"webm"}' });
+    await waitFor(async () => (await create()).status === 202, 10_000, 'recordings to work with Redis up');
+    await redis.stop();
+    const res = await waitFor(async () => {
+      const r = await create();
+      return r.status === 503 ? r : null;
+    }, 10_000, 'a 503 with Redis down');
+    const body = (await res.json()) as any;
+    assert.match(body.message, new RegExp(`Redis at 127\\.0\\.0\\.1:${port}`));
+    assert.match(body.message, /Live rooms are not affected/);
+    assert.is((await fetch(`${server.url}/recordings`)).status, 503);
+    // The room goes on: new frames keep arriving at the subscriber.
+    const before = sub.frameCount();
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(sub.frameCount() > before + 15, `frames still flow (${sub.frameCount() - before} in 1.5 s)`);
+    assert.is((await fetch(`${server.url}/healthz`)).status, 200);
+    redis = await startRedis(port);
+    await waitFor(async () => (await create()).status === 202, 20_000, 'recordings to work again once Redis is back');
+  } finally {
+    await sub.close();
+    await pub.close();
+    await server.close();
+    await redis.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();

@@ -1,0 +1,63 @@
+// The remux specs: SDP for loopback RTP, recording parts, joins (pure, no FFmpeg run here;
+// test/e2e/recordings.test.ts runs them for real).
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { concatList, joinPartsSpec, recordingPartSpec, recordingVideoCodec, rtpSdp } from '../../pipeline/media/remux.ts';
+import { specToArgv } from '../../pipeline/mixer/graph.ts';
+
+test('rtpSdp describes each stream on loopback with its payload type', () => {
+  const sdp = rtpSdp({
+    video: [
+      { port: 20000, payloadType: 102, codec: 'H264', fmtp: 'packetization-mode=1' },
+      { port: 20002, payloadType: 102, codec: 'H264' },
+    ],
+    audio: { port: 20004, payloadType: 111, fmtp: 'useinbandfec=1' },
+  });
+  assert.match(sdp, /^v=0\r\n/);
+  assert.match(sdp, /c=IN IP4 127\.0\.0\.1\r\n/);
+  assert.match(sdp, /m=video 20000 RTP\/AVP 102\r\na=rtpmap:102 H264\/90000\r\na=fmtp:102 packetization-mode=1\r\n/);
+  assert.match(sdp, /m=video 20002 RTP\/AVP 102\r\na=rtpmap:102 H264\/90000\r\nm=audio/);
+  assert.match(sdp, /m=audio 20004 RTP\/AVP 111\r\na=rtpmap:111 opus\/48000\/2\r\na=fmtp:111 useinbandfec=1\r\n$/);
+});
+
+test('formats take the ladder codec that needs no second encode', () => {
+  assert.is(recordingVideoCodec('webm'), 'VP8');
+  assert.is(recordingVideoCodec('mp4'), 'H264');
+});
+
+test('a WebM part copies both streams in one-second clusters', () => {
+  const argv = specToArgv(recordingPartSpec('/tmp/in.sdp', 'webm', '/rec/part-000.webm')).join(' ');
+  assert.match(argv, /-f sdp .*-i \/tmp\/in\.sdp/);
+  assert.match(argv, /-c copy -f webm -cluster_time_limit 1000/);
+  assert.ok(argv.endsWith('/rec/part-000.webm'));
+});
+
+test('an MP4 part copies H.264, encodes AAC, and is fragmented every second', () => {
+  const argv = specToArgv(recordingPartSpec('/tmp/in.sdp', 'mp4', '/rec/part-001.mp4')).join(' ');
+  assert.match(argv, /-c:v copy -c:a aac/);
+  assert.match(argv, /-movflags \+empty_moov\+default_base_moof\+frag_keyframe -frag_duration 1000000/);
+  assert.not.match(argv, /libx264|libvpx/);
+});
+
+test('concatList quotes paths and carries measured durations', () => {
+  const list = concatList([
+    { path: "/rec/it's/part-000.webm", durationSec: 12.3456 },
+    { path: '/rec/x/part-001.webm', durationSec: 0 },
+    { path: '/rec/x/part-002.webm' },
+  ]);
+  assert.is(
+    list,
+    "ffconcat version 1.0\nfile '/rec/it'\\''s/part-000.webm'\nduration 12.346\nfile '/rec/x/part-001.webm'\nfile '/rec/x/part-002.webm'\n",
+  );
+});
+
+test('joining copies (no re-encode); MP4 gets its index up front', () => {
+  const mp4 = specToArgv(joinPartsSpec('/tmp/list.txt', 'mp4', '/rec/out.mp4')).join(' ');
+  assert.match(mp4, /-f concat -safe 0 -i \/tmp\/list\.txt/);
+  assert.match(mp4, /-c copy -f mp4 -movflags \+faststart/);
+  const webm = specToArgv(joinPartsSpec('/tmp/list.txt', 'webm', '/rec/out.webm')).join(' ');
+  assert.not.match(webm, /faststart/);
+});
+
+test.run();

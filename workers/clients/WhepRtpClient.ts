@@ -1,0 +1,124 @@
+// A WHEP subscriber at the RTP level (werift): it receives the mix without decoding it and hands
+// each RTP packet to its caller. The recording worker remuxes those packets into a file; the
+// tests and benchmarks count them. It offers one video codec (VP8 or H.264) and Opus.
+
+import { EventEmitter } from 'node:events';
+import { RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket } from 'werift';
+import { exchangeSdp } from './webrtc.ts';
+
+const FB = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb' }];
+
+export type VideoCodecName = 'VP8' | 'H264';
+
+/** The payload types and parameters this client offers; a remuxer's SDP uses the same ones. */
+export const WHEP_RTP_CODECS = {
+  VP8: { payloadType: 96, mimeType: 'video/VP8', fmtp: '' },
+  H264: { payloadType: 102, mimeType: 'video/H264', fmtp: 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1' },
+  opus: { payloadType: 111, mimeType: 'audio/opus', fmtp: 'minptime=10;useinbandfec=1' },
+} as const;
+
+export interface WhepRtpClientOptions {
+  /** The WHEP endpoint, e.g. http://mcu:8080/rooms/demo/whep?level=720p */
+  url: string;
+  codec: VideoCodecName;
+  /** Extra request headers (Authorization). */
+  headers?: Record<string, string>;
+}
+
+export interface WhepRtpClientEvents {
+  video: [RtpPacket];
+  audio: [RtpPacket];
+  /** The connection failed or the server ended the session. */
+  gone: [string];
+}
+
+export class WhepRtpClient extends EventEmitter<WhepRtpClientEvents> {
+  readonly pc: RTCPeerConnection;
+  location = '';
+  answer = '';
+  videoPackets = 0;
+  audioPackets = 0;
+  private videoSsrc = 0;
+  private closing: Promise<void> | null = null;
+
+  private constructor(private readonly opts: WhepRtpClientOptions) {
+    super();
+    const v = WHEP_RTP_CODECS[opts.codec];
+    const a = WHEP_RTP_CODECS.opus;
+    this.pc = new RTCPeerConnection({
+      codecs: {
+        video: [
+          new RTCRtpCodecParameters({ mimeType: v.mimeType, clockRate: 90000, payloadType: v.payloadType, rtcpFeedback: FB, parameters: v.fmtp || undefined }),
+        ],
+        audio: [new RTCRtpCodecParameters({ mimeType: a.mimeType, clockRate: 48000, channels: 2, payloadType: a.payloadType, parameters: a.fmtp })],
+      },
+    });
+  }
+
+  static async connect(opts: WhepRtpClientOptions): Promise<WhepRtpClient> {
+    const c = new WhepRtpClient(opts);
+    try {
+      await c.negotiate();
+      return c;
+    } catch (err) {
+      await c.pc.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  private async negotiate(): Promise<void> {
+    const { pc } = this;
+    const vt = pc.addTransceiver('video', { direction: 'recvonly' });
+    const at = pc.addTransceiver('audio', { direction: 'recvonly' });
+    vt.onTrack.subscribe((track) =>
+      track.onReceiveRtp.subscribe((rtp) => {
+        this.videoPackets++;
+        this.videoSsrc = rtp.header.ssrc;
+        this.emit('video', rtp);
+      }),
+    );
+    at.onTrack.subscribe((track) =>
+      track.onReceiveRtp.subscribe((rtp) => {
+        this.audioPackets++;
+        this.emit('audio', rtp);
+      }),
+    );
+    pc.connectionStateChange.subscribe((state) => {
+      if ((state === 'failed' || state === 'closed') && !this.closing) this.emit('gone', `peer connection ${state}`);
+    });
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise<void>((resolve) => {
+      if (pc.iceGatheringState === 'complete') return resolve();
+      const t = setTimeout(resolve, 3000);
+      pc.iceGatheringStateChange.subscribe((s) => {
+        if (s === 'complete') {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+    const { answer, location } = await exchangeSdp(this.opts.url, pc.localDescription!.sdp, this.opts.headers);
+    this.answer = answer;
+    this.location = location;
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  }
+
+  /** Asks the MCU for a keyframe on the rung this session watches. */
+  requestKeyframe(): void {
+    const t = this.pc.getTransceivers().find((x) => x.kind === 'video');
+    if (t && this.videoSsrc) void t.receiver.sendRtcpPLI(this.videoSsrc).catch(() => {});
+  }
+
+  /** Ends the WHEP session (DELETE) and the peer connection. Idempotent. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = (async () => {
+      if (this.location) {
+        await fetch(this.location, { method: 'DELETE', headers: this.opts.headers, signal: AbortSignal.timeout(3000) }).catch(() => {});
+      }
+      await this.pc.close().catch(() => {});
+      this.removeAllListeners();
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,158 @@
+// The recording worker process (`npm run worker`): takes recording jobs from the BullMQ queue on
+// Redis and runs them (RecordingJob.ts). Run any number, on any host that reaches Redis, the
+// MCU's HTTP address and RECORDINGS_DIR (shared storage when workers run on several hosts).
+//
+// A worker that dies mid-recording stops renewing its job's lock; after RECORDER_LOCK_MS another
+// worker's stalled-job check moves the job back to the queue and it continues into a next part.
+// SIGTERM/SIGINT: stop taking jobs, finish the files being recorded, then exit.
+
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { runRecording } from './RecordingJob.ts';
+import { DEFAULT_QUEUE, redisOptions, type RecordingJobData, type RecordingResult } from './jobs.ts';
+import { stopAllFfmpeg } from '../ffmpeg/FfmpegProcess.ts';
+
+export interface RecorderConfig {
+  redisUrl: string;
+  queue: string;
+  recordingsDir: string;
+  concurrency: number;
+  lockMs: number;
+  stalledCheckMs: number;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  return v;
+}
+
+export function loadRecorderConfig(env = process.env): RecorderConfig {
+  return {
+    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    queue: env.RECORDINGS_QUEUE || DEFAULT_QUEUE,
+    recordingsDir: path.resolve(env.RECORDINGS_DIR || 'recordings'),
+    concurrency: int(env, 'RECORDER_CONCURRENCY', 2, 1, 64),
+    lockMs: int(env, 'RECORDER_LOCK_MS', 2000, 1000, 600_000),
+    stalledCheckMs: int(env, 'RECORDER_STALLED_CHECK_MS', 1000, 500, 600_000),
+  };
+}
+
+export interface RunningRecorder {
+  worker: Worker<RecordingJobData, RecordingResult>;
+  close(): Promise<void>;
+}
+
+export function startRecorder(config: RecorderConfig, log: (msg: string) => void = console.log): RunningRecorder {
+  const name = `${os.hostname()}:${process.pid}`;
+  const connection = { ...redisOptions(config.redisUrl), maxRetriesPerRequest: null };
+  // A plain client for the stop flags (the worker's own connection blocks on the queue).
+  const redis = new Redis({ ...connection, maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  const shutdown = new AbortController();
+  const lost = new Map<string, AbortController>();
+
+  const worker = new Worker<RecordingJobData, RecordingResult>(
+    config.queue,
+    async (job: Job<RecordingJobData, RecordingResult>) => {
+      const lostCtl = new AbortController();
+      lost.set(job.id!, lostCtl);
+      log(`[recorder ${name}] job ${job.id}: room "${job.data.room}" as ${job.data.format}`);
+      try {
+        const result = await runRecording({
+          job,
+          recordingsDir: config.recordingsDir,
+          queueName: config.queue,
+          redis,
+          worker: name,
+          shutdown: shutdown.signal,
+          lost: lostCtl.signal,
+          log: (m) => log(`[recorder ${name}] ${m}`),
+        });
+        log(`[recorder ${name}] job ${job.id}: done, ${result.durationSec} s in ${result.parts} part(s) (${result.endReason})`);
+        return result;
+      } catch (err) {
+        log(`[recorder ${name}] job ${job.id}: failed: ${(err as Error).message}`);
+        throw err;
+      } finally {
+        lost.delete(job.id!);
+      }
+    },
+    {
+      connection,
+      concurrency: config.concurrency,
+      lockDuration: config.lockMs,
+      stalledInterval: config.stalledCheckMs,
+      maxStalledCount: 10,
+      // Redis going away is survived: BullMQ reconnects and the worker carries on.
+      autorun: true,
+    },
+  );
+  // Redis away: ioredis retries on its own; say so once per distinct error and 30 s.
+  let lastLogged = { message: '', at: 0 };
+  worker.on('error', (err) => {
+    const now = Date.now();
+    if (err.message === lastLogged.message && now - lastLogged.at < 30_000) return;
+    lastLogged = { message: err.message, at: now };
+    log(`[recorder ${name}] queue error: ${err.message} (retrying)`);
+  });
+  worker.on('lockRenewalFailed', (ids) => {
+    for (const id of ids) lost.get(id)?.abort();
+  });
+
+  let closing: Promise<void> | null = null;
+  return {
+    worker,
+    close() {
+      if (closing) return closing;
+      closing = (async () => {
+        shutdown.abort();
+        await worker.close();
+        await stopAllFfmpeg();
+        redis.disconnect();
+      })();
+      return closing;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let config: RecorderConfig;
+  try {
+    config = loadRecorderConfig();
+  } catch (err) {
+    console.error(`[config] ${(err as Error).message}`);
+    process.exit(2);
+  }
+  const running = startRecorder(config);
+  console.log(`[recorder] pid ${process.pid}: queue "${config.queue}" on ${config.redisUrl}, files in ${config.recordingsDir}, ${config.concurrency} at a time`);
+  running.worker.waitUntilReady().then(
+    () => console.log('[recorder] ready: waiting for jobs'),
+    (err) => console.error(`[recorder] Redis not reachable yet (${(err as Error).message}); retrying`),
+  );
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`[recorder] ${signal}: finishing the recordings in progress`);
+    const force = setTimeout(() => process.exit(1), 60_000);
+    force.unref();
+    await running.close();
+    console.log('[recorder] stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err) => {
+    console.error('[recorder] failed to start:', err);
+    process.exit(1);
+  });
+}
