@@ -13,6 +13,8 @@ export interface Config {
   /** Recording files (shared with the recording workers). */
   recordingsDir: string;
   recordingsQueue: string;
+  /** HLS stops after this long without a playlist or segment request. */
+  hlsIdleMs: number;
   /** How recording workers reach this node's HTTP API; default http://127.0.0.1:<port>. */
   publicUrl: string | null;
   /** HS256 secret for room tokens; null runs the server open (no auth). */
@@ -59,6 +61,7 @@ export function loadConfig(env = process.env): Config {
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
     recordingsDir: env.RECORDINGS_DIR || 'recordings',
     recordingsQueue: env.RECORDINGS_QUEUE || 'mcu-recordings',
+    hlsIdleMs: int('HLS_IDLE_MS', 30_000, 1000, 3_600_000),
     publicUrl: env.PUBLIC_URL ? env.PUBLIC_URL.replace(/\/+$/, '') : null,
   };
 }

@@ -52,6 +52,7 @@ export async function startServer(overrides: Partial<ReturnType<typeof loadConfi
     rooms,
     monitor,
     recordings,
+    hlsIdleMs: config.hlsIdleMs,
     staticDir: path.join(here, 'static'),
     ready: () => readiness(config),
     authSecret: config.authSecret,

@@ -103,3 +103,53 @@ export function joinPartsSpec(listPath: string, format: RecordingFormat, outPath
     outputs: [{ url: outPath, options }],
   };
 }
+
+export interface HlsVariant {
+  name: string;
+  /** Advertised in the multivariant playlist (the rung's target bitrate + audio). */
+  bandwidth: number;
+}
+
+export const HLS_PLAYLIST = 'index.m3u8';
+/** Files an HLS directory may hold (the only names the server serves from it). */
+export const HLS_FILE = /^(index\.m3u8|stream_[0-9a-z]+\.m3u8|[0-9a-z]+_\d{5}\.ts)$/;
+
+/**
+ * HLS from the H.264 rungs as encoded (copied), AAC audio: one variant per rung, `segmentSec`
+ * segments cut on the mixer's keyframes (every 2 s), a sliding window of `listSize` segments,
+ * older ones deleted, program date-times for latency.
+ */
+export function hlsSpec(sdpPath: string, dir: string, variants: HlsVariant[], segmentSec = 2, listSize = 6): FfmpegSpec {
+  const options: string[] = [];
+  variants.forEach((_, i) => options.push('-map', `0:v:${i}`, '-map', '0:a:0'));
+  options.push('-c:v', 'copy', '-c:a', 'aac', '-ac', '2', '-b:a', '96k');
+  variants.forEach((v, i) => options.push(`-b:v:${i}`, String(v.bandwidth)));
+  options.push(
+    '-f', 'hls',
+    '-hls_time', String(segmentSec),
+    '-hls_list_size', String(listSize),
+    '-hls_delete_threshold', '2',
+    '-hls_flags', 'delete_segments+independent_segments+program_date_time+temp_file',
+    '-hls_segment_type', 'mpegts',
+    '-master_pl_name', HLS_PLAYLIST,
+    // Tab-separated: fluent-ffmpeg splits option values at spaces.
+    '-var_stream_map', variants.map((v, i) => `v:${i},a:${i},name:${v.name}`).join('\t'),
+    '-hls_segment_filename', `${dir}/%v_%05d.ts`,
+  );
+  return { globalOptions: GLOBAL, inputs: [sdpInput(sdpPath)], filterComplex: '', outputs: [{ url: `${dir}/stream_%v.m3u8`, options }] };
+}
+
+/** An RTMP push (FLV): the 720p H.264 rung copied, AAC audio; progress on stderr. */
+export function rtmpSpec(sdpPath: string, url: string): FfmpegSpec {
+  return {
+    globalOptions: [...GLOBAL, '-progress', 'pipe:2', '-stats_period', '1'],
+    inputs: [sdpInput(sdpPath)],
+    filterComplex: '',
+    outputs: [
+      {
+        url,
+        options: ['-map', '0:v:0', '-map', '0:a:0', '-c:v', 'copy', '-c:a', 'aac', '-ac', '2', '-b:a', '128k', '-f', 'flv', '-flvflags', 'no_duration_filesize'],
+      },
+    ],
+  };
+}

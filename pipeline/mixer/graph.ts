@@ -73,6 +73,9 @@ export interface FfmpegOutput {
   options: string[];
 }
 
+/** RTP payload types of the mixer's outputs (FFmpeg's defaults, made explicit for taps' SDPs). */
+export const MIX_RTP_PT = { video: 96, audio: 97 } as const;
+
 export interface FfmpegSpec {
   globalOptions: string[];
   inputs: FfmpegInput[];
@@ -216,7 +219,7 @@ export function buildMixerSpec(
       options: [
         '-map', `[rung${r}]`, '-fps_mode', 'passthrough', ...codec,
         '-b:v', k, '-maxrate', k, '-bufsize', k, '-g', '100000', '-force_key_frames', 'source',
-        '-f', 'rtp',
+        '-payload_type', String(MIX_RTP_PT.video), '-f', 'rtp',
       ],
     };
   });
@@ -224,7 +227,7 @@ export function buildMixerSpec(
     url: rtpUrl(port),
     options: [
       '-map', `[${label}]`, '-c:a', 'libopus', '-b:a', `${settings.audioBitrateKbps}k`, '-ac', '1',
-      '-application', 'lowdelay', '-frame_duration', '20', '-f', 'rtp',
+      '-application', 'lowdelay', '-frame_duration', '20', '-payload_type', String(MIX_RTP_PT.audio), '-f', 'rtp',
     ],
   });
   outputs.push(audioOut('afull', endpoints.fullMixRtpPort));

@@ -100,3 +100,47 @@ export function isH264KeyframeStart(buf: Buffer): boolean {
   }
   return false;
 }
+
+/**
+ * One outgoing stream fed from a source that may change (mixer epochs, rung switches): keeps
+ * sequence numbers and timestamps continuous (RtpContinuity) and, for video, starts and
+ * restarts only on a keyframe so a decoder never gets a picture it cannot decode.
+ */
+export class ContinuousStream {
+  private readonly continuity: RtpContinuity;
+  private source = '';
+  private epoch = 0;
+  private waitingForKeyframe: boolean;
+
+  constructor(
+    readonly kind: 'audio' | 'video',
+    public codec: 'vp8' | 'h264' = 'vp8',
+  ) {
+    this.continuity = new RtpContinuity(kind === 'video' ? 90000 : 48000);
+    this.waitingForKeyframe = kind === 'video';
+  }
+
+  /** The packet rewritten for this stream (a copy), or null while waiting for a keyframe. */
+  next(source: string, packet: Buffer, wallMs: number): Buffer | null {
+    if (source !== this.source) {
+      this.source = source;
+      this.epoch++;
+      if (this.kind === 'video') this.waitingForKeyframe = true;
+    }
+    if (this.waitingForKeyframe) {
+      if (!this.isKeyframeStart(packet)) return null;
+      this.waitingForKeyframe = false;
+    }
+    const copy = Buffer.from(packet);
+    writeSeqTs(copy, this.continuity.next(this.epoch, packet.readUInt16BE(2), packet.readUInt32BE(4), wallMs));
+    return copy;
+  }
+
+  isKeyframeStart(packet: Buffer): boolean {
+    return this.codec === 'h264' ? isH264KeyframeStart(packet) : isVp8KeyframeStart(packet);
+  }
+
+  get needsKeyframe(): boolean {
+    return this.waitingForKeyframe;
+  }
+}

@@ -2,6 +2,8 @@
 // on port 0 in-process).
 
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { badRequest, HttpError, notFound, unsupportedMediaType } from '../errors.ts';
@@ -15,6 +17,9 @@ import { iceServerLinks, ROLES, signToken, turnCredentials, type Role } from '..
 import { RateLimiter } from '../../pipeline/auth/RateLimiter.ts';
 import { LEVELS, type Level } from '../../pipeline/ladder.ts';
 import { Recordings } from '../recordings/Recordings.ts';
+import { checkRtmpUrl } from '../broadcast/RtmpPush.ts';
+
+const HLS_JS = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js');
 
 export interface AppDeps {
   rooms: Registry;
@@ -25,6 +30,8 @@ export interface AppDeps {
   turn?: { urls: string[]; secret: string; ttlSec: number } | null;
   /** Session creations per client address (token bucket). */
   sessionRate?: { perSec: number; burst: number };
+  /** HLS stops after this long without a request (default 30 s). */
+  hlsIdleMs?: number;
   /** The recording API (BullMQ on Redis); absent = recordings answer 503. */
   recordings?: Recordings | null;
   /** Readiness checks for /readyz. */
@@ -91,6 +98,17 @@ export function createApp(deps: AppDeps): express.Express {
   app.options('/rooms/:room/whip', auth, allow('publisher', 'host'), options);
   app.post('/rooms/:room/whip', auth, allow('publisher', 'host'), rateLimited, requireSdp, sdpBody, async (req, res) => {
     Registry.validateName(param(req, 'room'));
+    const existing = rooms.get(param(req, 'room'));
+    if (existing?.settings.mode === 'webinar') {
+      // A webinar mixes only its hosts: a host token, or a grant from POST /rooms/{room}/hosts.
+      const grant = typeof req.query.grant === 'string' ? req.query.grant : '';
+      const hostToken = req.caller && !req.caller.open && (req.caller.claims.role === 'host' || req.caller.claims.role === 'admin');
+      if (!hostToken && !(grant && existing.hostGrants.has(grant))) {
+        throw forbidden(
+          `room "${existing.name}" is a webinar: only hosts publish. Watch it over WHEP, or be promoted (POST /rooms/${existing.name}/hosts) and publish with the grant you get`,
+        );
+      }
+    }
     const room = await rooms.getOrCreate(param(req, 'room'));
     const name = req.caller?.claims.name ?? displayName(req.query.name);
     const { participant, answer } = await room.addPublisher(String(req.body ?? ''), name, req.caller?.tokenHash ?? null);
@@ -206,6 +224,84 @@ export function createApp(deps: AppDeps): express.Express {
     };
     req.on('close', stop);
     room.once('closed', stop);
+  });
+
+  // ---- Webinars: hosts, HLS, RTMP -------------------------------------------------------
+  app.post('/rooms/:room/hosts', auth, allow('host'), express.json({ limit: '2kb' }), (req, res) => {
+    const room = rooms.require(param(req, 'room'));
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    const subscriptionId = typeof b.subscriptionId === 'string' ? b.subscriptionId : null;
+    if (b.subscriptionId !== undefined && !subscriptionId) throw badRequest('"subscriptionId" must be a WHEP session id');
+    if (subscriptionId && !room.subscriptions.has(subscriptionId)) throw notFound(`no WHEP session "${subscriptionId}" in room "${room.name}"`);
+    const name = typeof b.name === 'string' ? b.name.trim().slice(0, 64) || null : null;
+    const grant = randomUUID();
+    room.hostGrants.set(grant, { subscriptionId, name, createdAt: Date.now() });
+    room.emit('event', { type: 'host-promoted', at: new Date().toISOString(), subscriptionId, name });
+    const now = Math.floor(Date.now() / 1000);
+    const token = deps.authSecret
+      ? signToken({ room: room.name, role: 'host', name: name ?? undefined, iat: now, exp: now + 12 * 3600, jti: grant }, deps.authSecret)
+      : null;
+    const q = new URLSearchParams({ grant, ...(name ? { name } : {}) });
+    res.status(201).json({ grant, whip: `/rooms/${room.name}/whip?${q}`, token });
+  });
+
+  const HLS_TYPES: Record<string, string> = { '.m3u8': 'application/vnd.apple.mpegurl', '.ts': 'video/mp2t' };
+  app.get('/rooms/:room/hls/:file', auth, allow('subscriber', 'publisher', 'host'), async (req, res) => {
+    const room = rooms.require(param(req, 'room'));
+    const name = param(req, 'file');
+    const ext = path.extname(name);
+    if (!HLS_TYPES[ext]) throw notFound(`no HLS file "${name}"`);
+    let hls = room.hls;
+    if (name === 'index.m3u8' && !hls?.running) {
+      hls = await room.hlsPackager({ idleMs: deps.hlsIdleMs ?? 30_000 }).catch((err: Error) => {
+        throw err instanceof HttpError ? err : new HttpError(503, 'hls_unavailable', `HLS could not start: ${err.message}`, { 'Retry-After': '2' });
+      });
+      if (!(await hls.ready())) throw new HttpError(503, 'hls_starting', 'HLS is starting: no segment yet; retry shortly', { 'Retry-After': '2' });
+    }
+    if (!hls) throw notFound(`HLS is not running in room "${room.name}"; request /rooms/${room.name}/hls/index.m3u8 first`);
+    hls.touch(req.socket.remoteAddress ?? 'unknown');
+    const file = hls.file(name);
+    if (!file) throw notFound(`no HLS file "${name}" (segments older than the playlist window are deleted)`);
+    res.set('Content-Type', HLS_TYPES[ext]);
+    if (ext === '.m3u8') {
+      // Playlists change every segment; segments never change once listed.
+      res.set('Cache-Control', 'no-cache, max-age=0');
+      let text = fs.readFileSync(file, 'utf8');
+      const token = typeof req.query.access_token === 'string' ? req.query.access_token : null;
+      if (token) text = text.replace(/^(?!#)(\S+)$/gm, `$1?access_token=${encodeURIComponent(token)}`);
+      res.send(Buffer.from(text)); // a Buffer: express adds no charset to the playlist type
+      return;
+    }
+    res.set('Cache-Control', 'public, max-age=60, immutable');
+    res.sendFile(file);
+  });
+
+  app.post('/rooms/:room/streams', auth, allow('host'), express.json({ limit: '4kb' }), (req, res) => {
+    const room = rooms.require(param(req, 'room'));
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    const problem = checkRtmpUrl(b.url);
+    if (problem) throw badRequest(problem);
+    if (room.streams.size >= 4) throw new HttpError(409, 'too_many_streams', `room "${room.name}" already pushes to 4 targets`);
+    const push = room.startStream(String(b.url));
+    res.status(201).set('Location', `/rooms/${room.name}/streams/${push.id}`).json(push.describe());
+  });
+  app.get('/rooms/:room/streams', auth, allow('host'), (req, res) => {
+    const room = rooms.require(param(req, 'room'));
+    res.json({ streams: [...room.streams.values()].map((p) => p.describe()) });
+  });
+  app.delete('/rooms/:room/streams/:id', auth, allow('host'), async (req, res) => {
+    const room = rooms.require(param(req, 'room'));
+    if (!(await room.stopStream(param(req, 'id')))) throw notFound(`no stream "${param(req, 'id')}" in room "${room.name}"`);
+    res.status(204).end();
+  });
+
+  // The HLS viewer page (hls.js), for audiences that do not need sub-second latency.
+  app.get('/rooms/:room/watch', (_req, res) => {
+    res.sendFile('watch.html', { root: path.resolve(deps.staticDir ?? '.') });
+  });
+  // Viewer page libraries, served from node_modules (no CDN).
+  app.get('/vendor/hls.min.js', (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=86400').sendFile(HLS_JS);
   });
 
   // ---- Recordings (BullMQ jobs run by `npm run worker`) -----------------------------

@@ -8,10 +8,13 @@ import { ActiveSpeakerDetector, levelDbfs } from '../../pipeline/audio/ActiveSpe
 import { RungAdapter, rungFor, type Codec, type Feedback, type Level } from '../../pipeline/ladder.ts';
 import { DEFAULT_MIXER_SETTINGS, type MixerSettings } from '../../pipeline/mixer/graph.ts';
 import { checkPublishOffer, checkSubscribeOffer, SdpError } from '../../pipeline/sdp.ts';
+import { ContinuousStream } from '../../pipeline/rtp/Continuity.ts';
 import { RoomMixer } from '../../workers/mixer/RoomMixer.ts';
 import { badRequest, HttpError, notFound, sdpProblem } from '../errors.ts';
 import { Ingest } from '../rtc/Ingest.ts';
 import { Egress } from '../rtc/Egress.ts';
+import { HlsPackager, type HlsOptions } from '../broadcast/HlsPackager.ts';
+import { RtmpPush } from '../broadcast/RtmpPush.ts';
 
 export interface Participant {
   id: string;
@@ -42,14 +45,35 @@ export interface Subscription {
   ownerTokenHash: string | null;
 }
 
+export const ROOM_MODES = ['conference', 'webinar'] as const;
+export type RoomMode = (typeof ROOM_MODES)[number];
+
 export interface RoomSettings {
+  /** conference: everyone may publish; webinar: only hosts are mixed, everyone else watches. */
+  mode: RoomMode;
   layout: LayoutKind;
   fit: FitMode;
   /** The participant shown large in the presentation layout (and preferred in speaker). */
   pinned: string | null;
 }
 
-export const DEFAULT_ROOM_SETTINGS: RoomSettings = { layout: 'grid', fit: 'fit', pinned: null };
+export const DEFAULT_ROOM_SETTINGS: RoomSettings = { mode: 'conference', layout: 'grid', fit: 'fit', pinned: null };
+
+/** Something inside the server that takes the mix as RTP (HLS packager, RTMP push). */
+export interface MixTap {
+  /** Video rungs it takes, e.g. ['720p-h264', '360p-h264']. */
+  rungs: string[];
+  /** A packet of `rung`, continuous across mixer restarts and starting on a keyframe. */
+  video(rung: string, packet: Buffer): void;
+  /** A packet of the full audio mix. */
+  audio(packet: Buffer): void;
+}
+
+interface TapEntry {
+  tap: MixTap;
+  video: Map<string, ContinuousStream>;
+  audio: ContinuousStream;
+}
 
 /** What happens in a room, as published on GET /rooms/{room}/events. */
 export interface RoomEvent {
@@ -60,7 +84,10 @@ export interface RoomEvent {
     | 'speaker-changed'
     | 'subscription-started'
     | 'subscription-ended'
-    | 'subscription-rung-changed';
+    | 'subscription-rung-changed'
+    | 'host-promoted'
+    | 'stream-started'
+    | 'stream-stopped';
   at: string;
   [key: string]: unknown;
 }
@@ -77,7 +104,11 @@ export function parseSettingsPatch(body: unknown): Partial<RoomSettings> | strin
   const b = body as Record<string, unknown>;
   const out: Partial<RoomSettings> = {};
   for (const key of Object.keys(b)) {
-    if (!['layout', 'fit', 'pinned'].includes(key)) return `unknown setting "${key}" (known: layout, fit, pinned)`;
+    if (!['mode', 'layout', 'fit', 'pinned'].includes(key)) return `unknown setting "${key}" (known: mode, layout, fit, pinned)`;
+  }
+  if (b.mode !== undefined) {
+    if (!ROOM_MODES.includes(b.mode as RoomMode)) return `"mode" must be one of ${ROOM_MODES.join(', ')}`;
+    out.mode = b.mode as RoomMode;
   }
   if (b.layout !== undefined) {
     if (!LAYOUT_KINDS.includes(b.layout as LayoutKind)) return `"layout" must be one of ${LAYOUT_KINDS.join(', ')}`;
@@ -99,6 +130,13 @@ export const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 export class Room extends EventEmitter<RoomEvents> {
   readonly participants = new Map<string, Participant>();
   readonly subscriptions = new Map<string, Subscription>();
+  /** Webinar host grants: secret → who it was given to (a promoted viewer, or a named host). */
+  readonly hostGrants = new Map<string, { subscriptionId: string | null; name: string | null; createdAt: number }>();
+  private readonly taps = new Set<TapEntry>();
+  /** HLS, while someone watches it; RTMP pushes by id. */
+  hls: HlsPackager | null = null;
+  private hlsStarting: Promise<HlsPackager> | null = null;
+  readonly streams = new Map<string, RtmpPush>();
   readonly mixer: RoomMixer;
   readonly createdAt = Date.now();
   layout: LayoutOut;
@@ -296,11 +334,93 @@ export class Room extends EventEmitter<RoomEvents> {
         v.forward(`${rung}@${epoch}`, buf);
         if (v.needsKeyframe) this.mixer.requestKeyframe(rung);
       }
+      if (this.taps.size) {
+        const now = performance.now();
+        for (const t of this.taps) {
+          const stream = t.video.get(rung);
+          if (!stream) continue;
+          const out = stream.next(`${rung}@${epoch}`, buf, now);
+          if (out) t.tap.video(rung, out);
+          else this.mixer.requestKeyframe(rung);
+        }
+      }
       return;
     }
     for (const s of this.subscriptions.values()) {
       if (s.egress.audio && this.audioKey(s) === key) s.egress.audio.forward(`${key}@${epoch}`, buf);
     }
+    if (key === 'full' && this.taps.size) {
+      const now = performance.now();
+      for (const t of this.taps) {
+        const out = t.audio.next(`full@${epoch}`, buf, now);
+        if (out) t.tap.audio(out);
+      }
+    }
+  }
+
+  /** Starts feeding a tap with the mix; returns the function that stops it. */
+  addTap(tap: MixTap): () => void {
+    this.assertOpen();
+    const entry: TapEntry = {
+      tap,
+      video: new Map(tap.rungs.map((r) => [r, new ContinuousStream('video', r.endsWith('-h264') ? 'h264' : 'vp8')])),
+      audio: new ContinuousStream('audio'),
+    };
+    this.taps.add(entry);
+    this.updateRungs();
+    for (const r of tap.rungs) this.mixer.requestKeyframe(r);
+    return () => {
+      if (!this.taps.delete(entry)) return;
+      if (!this._closed) this.updateRungs();
+    };
+  }
+
+  /** The room's HLS packager, started on first use (concurrent callers share one start). */
+  async hlsPackager(opts: HlsOptions): Promise<HlsPackager> {
+    this.assertOpen();
+    if (this.hls?.running) return this.hls;
+    if (!this.hlsStarting) {
+      this.hlsStarting = (async () => {
+        await this.stopHls();
+        const p = await HlsPackager.start(this, opts, () => void this.stopHls(p));
+        if (this._closed) {
+          await p.close();
+          throw new HttpError(409, 'room_closed', `room "${this.name}" closed`);
+        }
+        this.hls = p;
+        return p;
+      })().finally(() => (this.hlsStarting = null));
+    }
+    return this.hlsStarting;
+  }
+
+  /** Stops HLS (unwatched, failed, or the room closing). */
+  async stopHls(which: HlsPackager | null = this.hls): Promise<void> {
+    if (!which) return;
+    if (this.hls === which) this.hls = null;
+    await which.close();
+  }
+
+  startStream(url: string): RtmpPush {
+    this.assertOpen();
+    const push = new RtmpPush(this, url);
+    this.streams.set(push.id, push);
+    this.publish({ type: 'stream-started', streamId: push.id });
+    return push;
+  }
+
+  async stopStream(id: string): Promise<boolean> {
+    const push = this.streams.get(id);
+    if (!push) return false;
+    this.streams.delete(id);
+    await push.close();
+    this.publish({ type: 'stream-stopped', streamId: id });
+    return true;
+  }
+
+  /** Asks for a keyframe on a rung a tap takes (e.g. a restarted RTMP push). */
+  requestKeyframe(rung: string): void {
+    this.mixer.requestKeyframe(rung);
   }
 
   /** Encodes exactly the rungs someone watches or is switching to. */
@@ -310,6 +430,7 @@ export class Room extends EventEmitter<RoomEvents> {
       if (s.rung) ids.add(s.rung);
       if (s.pendingRung) ids.add(s.pendingRung);
     }
+    for (const t of this.taps) for (const r of t.video.keys()) ids.add(r);
     this.mixer.setRungs(ids);
   }
 
@@ -392,7 +513,12 @@ export class Room extends EventEmitter<RoomEvents> {
     const stats = this.mixer.stats;
     return {
       name: this.name,
+      mode: this.settings.mode,
       createdAt: new Date(this.createdAt).toISOString(),
+      /** Subscribers not linked to a publisher: a webinar's audience over WebRTC. */
+      viewers: [...this.subscriptions.values()].filter((s) => !s.participantId).length,
+      hls: this.hls?.describe() ?? null,
+      streams: [...this.streams.values()].map((p) => p.describe()),
       participants: [...this.participants.values()].map((p) => ({
         id: p.id,
         name: p.name,
@@ -448,6 +574,8 @@ export class Room extends EventEmitter<RoomEvents> {
     clearInterval(this.speakerTimer);
     clearInterval(this.adaptTimer);
     this.closing = (async () => {
+      await Promise.all([this.stopHls(), ...[...this.streams.values()].map((p) => p.close())]);
+      this.streams.clear();
       for (const p of this.participants.values()) p.ingest.close();
       this.participants.clear();
       await Promise.all([...this.subscriptions.values()].map((s) => s.egress.close()));

@@ -4,7 +4,7 @@
 
 import { EventEmitter } from 'node:events';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
-import { isH264KeyframeStart, isVp8KeyframeStart, RtpContinuity, writeSeqTs } from '../../pipeline/rtp/Continuity.ts';
+import { ContinuousStream } from '../../pipeline/rtp/Continuity.ts';
 
 const FEEDBACK = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }, { type: 'goog-remb' }];
 
@@ -16,10 +16,7 @@ export interface EgressEvents {
 /** One outgoing track: continuity across source switches, gated on a first keyframe for video. */
 export class ForwardedTrack {
   readonly track: MediaStreamTrack;
-  private readonly continuity: RtpContinuity;
-  private source = '';
-  private epoch = 0;
-  private waitingForKeyframe: boolean;
+  private readonly stream: ContinuousStream;
   packets = 0;
   bytes = 0;
   /** Frames forwarded (RTP marker bit ends a video frame). */
@@ -58,26 +55,21 @@ export class ForwardedTrack {
   }
 
   /** Video codec of this track ('vp8' | 'h264'); decides how keyframes are recognised. */
-  codec: 'vp8' | 'h264' = 'vp8';
+  get codec(): 'vp8' | 'h264' {
+    return this.stream.codec;
+  }
+  set codec(c: 'vp8' | 'h264') {
+    this.stream.codec = c;
+  }
 
-  constructor(readonly kind: 'audio' | 'video', clockRate: number) {
+  constructor(readonly kind: 'audio' | 'video') {
     this.track = new MediaStreamTrack({ kind });
-    this.continuity = new RtpContinuity(clockRate);
-    this.waitingForKeyframe = kind === 'video';
+    this.stream = new ContinuousStream(kind);
   }
 
   forward(source: string, packet: Buffer): boolean {
-    if (source !== this.source) {
-      this.source = source;
-      this.epoch++;
-      if (this.kind === 'video') this.waitingForKeyframe = true;
-    }
-    if (this.waitingForKeyframe) {
-      if (!this.isKeyframeStart(packet)) return false;
-      this.waitingForKeyframe = false;
-    }
-    const copy = Buffer.from(packet);
-    writeSeqTs(copy, this.continuity.next(this.epoch, packet.readUInt16BE(2), packet.readUInt32BE(4), performance.now()));
+    const copy = this.stream.next(source, packet, performance.now());
+    if (!copy) return false;
     this.track.writeRtp(copy);
     this.packets++;
     this.bytes += copy.length;
@@ -87,7 +79,7 @@ export class ForwardedTrack {
   }
 
   isKeyframeStart(packet: Buffer): boolean {
-    return this.codec === 'h264' ? isH264KeyframeStart(packet) : isVp8KeyframeStart(packet);
+    return this.stream.isKeyframeStart(packet);
   }
 
   /** What the subscriber's RTCP says of this track: loss, RTT, bandwidth estimate. */
@@ -101,7 +93,7 @@ export class ForwardedTrack {
   }
 
   get needsKeyframe(): boolean {
-    return this.waitingForKeyframe;
+    return this.stream.needsKeyframe;
   }
 }
 
@@ -112,8 +104,8 @@ export class Egress extends EventEmitter<EgressEvents> {
 
   private constructor(readonly pc: RTCPeerConnection, wantsAudio: boolean, wantsVideo: boolean) {
     super();
-    this.video = wantsVideo ? new ForwardedTrack('video', 90000) : null;
-    this.audio = wantsAudio ? new ForwardedTrack('audio', 48000) : null;
+    this.video = wantsVideo ? new ForwardedTrack('video') : null;
+    this.audio = wantsAudio ? new ForwardedTrack('audio') : null;
     pc.connectionStateChange.subscribe((state) => {
       if (state === 'failed' || state === 'closed') this.emit('gone', `connection ${state}`);
     });

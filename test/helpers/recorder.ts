@@ -89,9 +89,10 @@ export function ffprobe(file: string): any {
   return JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', file]).toString());
 }
 
-/** One decoded picture (I420) at `atSec`. */
+/** One decoded picture (I420) `atSec` after the file's first frame (decoded from the start:
+ * an input seek misses in MPEG-TS segments whose timestamps do not start at 0). */
 export function frameAt(file: string, atSec: number, width = 1280, height = 720): { width: number; height: number; data: Uint8Array } {
-  const data = execFileSync('ffmpeg', ['-v', 'error', '-ss', String(atSec), '-i', file, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-'], {
+  const data = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-ss', String(atSec), '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-'], {
     maxBuffer: 64 * 1024 * 1024,
   });
   return { width, height, data: new Uint8Array(data) };

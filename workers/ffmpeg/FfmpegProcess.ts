@@ -6,6 +6,8 @@
 
 import { EventEmitter } from 'node:events';
 import { execFile, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import ffmpeg from 'fluent-ffmpeg';
 import type { FfmpegSpec } from '../../pipeline/mixer/graph.ts';
 
@@ -19,6 +21,13 @@ export interface FfmpegExit {
 }
 
 const live = new Set<FfmpegProcess>();
+
+/** FFmpeg through ffmpeg-guard.sh (dies with this process) where setpriv exists. */
+const GUARD = fileURLToPath(new URL('./ffmpeg-guard.sh', import.meta.url));
+const guardAvailable = (() => {
+  for (const dir of (process.env.PATH ?? '').split(':')) if (dir && fs.existsSync(`${dir}/setpriv`)) return true;
+  return false;
+})();
 
 /** Every FFmpeg process this Node process has started and not yet reaped. */
 export function liveFfmpegProcesses(): ReadonlySet<FfmpegProcess> {
@@ -59,7 +68,10 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
     this.started.catch(() => {});
 
     const command = ffmpeg();
-    if (ffmpegPath) command.setFfmpegPath(ffmpegPath);
+    if (guardAvailable) {
+      process.env.MCU_FFMPEG_BIN = ffmpegPath || 'ffmpeg';
+      command.setFfmpegPath(GUARD);
+    } else if (ffmpegPath) command.setFfmpegPath(ffmpegPath);
     for (const input of spec.inputs) command.input(input.url).inputOptions(input.options);
     command.addOption(spec.globalOptions);
     if (spec.filterComplex) command.complexFilter(spec.filterComplex);

@@ -70,7 +70,8 @@ export interface RoomMixerStats {
   lastExit: FfmpegExit | null;
 }
 
-const KEYFRAME_INTERVAL_MS = 3000;
+// 2 s: HLS cuts its 2 s segments on these keyframes (the encoder output is copied, never re-encoded).
+const KEYFRAME_INTERVAL_MS = 2000;
 const KEYFRAME_MIN_GAP_MS = 300;
 const RESTART_BACKOFF_MS = [100, 500, 1000, 2000, 5000];
 /** No RTP for this long while ticking means FFmpeg is hung: replace it. */
