@@ -135,11 +135,11 @@ test('WebM: 6 s of two publishers, stopped through the API; Range; list; delete'
   assert.ok(['queued', 'recording'].includes(created.state));
   const rec = await waitFor(async () => {
     const r = await getRec(ctx, created.id);
-    return r.state === 'recording' && r.progress.seconds > 0 ? r : null;
+    return r.state === 'recording' && r.progress.seconds > 0 && r.progress.bytes > 0 ? r : null;
   }, 40_000, 'the recording to start', 100);
-  assert.ok(rec.progress.bytes > 0, 'progress reports bytes');
-  // Progress is reported once a second: the first report is at most a second old.
-  await new Promise((r) => setTimeout(r, 6000 - rec.progress.seconds * 1000));
+  // When the first frame was recorded, from the worker's own report (same machine, same clock).
+  const startedAt = Date.parse(rec.progress.updatedAt) - rec.progress.seconds * 1000;
+  await new Promise((r) => setTimeout(r, startedAt + 6000 - Date.now()));
   const stop = await post(ctx, `/recordings/${created.id}/stop`);
   assert.is(stop.status, 202);
   const done = await waitState(ctx, created.id, ['done', 'failed'], 30_000);

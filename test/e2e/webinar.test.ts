@@ -120,12 +120,16 @@ test('2 hosts + 50 WebRTC viewers: all receive the composite; one encode, its CP
     await new Promise((r) => setTimeout(r, 2000));
     const after = (await ask('report')) as { video: number[]; audio: number[] };
     assert.is(after.video.length, 50);
-    const starved = after.video.map((v, i) => ({ i, video: v - before.video[i], audio: after.audio[i] - before.audio[i] })).filter((x) => x.video < 60 || x.audio < 60);
-    assert.equal(starved, [], 'every viewer receives video and audio (2 s: > 60 packets of each)');
+    const starved = after.video.map((v, i) => ({ i, video: v - before.video[i], audio: after.audio[i] - before.audio[i] })).filter((x) => x.video < 20 || x.audio < 60);
+    // Each viewer is on the rung its own RTCP decides (a loaded machine moves some to 360p).
+    assert.equal(starved, [], 'every viewer receives video and audio (in 2 s: > 20 video and > 60 audio packets)');
     const colours = await tileColours(ctx, decoding.lastFrame()!);
     assert.ok(has(colours, RED) && has(colours, BLUE), `the decoding viewer sees both hosts: ${JSON.stringify(colours)}`);
     const d = await json(ctx, `/rooms/${room}`);
     assert.is(d.viewers, 51);
+    const rungs: Record<string, number> = {};
+    for (const s of d.subscriptions) rungs[s.rung] = (rungs[s.rung] ?? 0) + 1;
+    console.log(`  viewers per rung: ${JSON.stringify(rungs)}`);
     assert.is(d.mixer.pid, mixerPid, 'one mixer process throughout');
     for (const f of figures) console.log(`  ${f.viewers} viewers: mixer FFmpeg ${(f.ffmpegCpu * 100).toFixed(0)} % of a core, server (Node) ${(f.nodeCpu * 100).toFixed(0)} %`);
     const first = figures[0];

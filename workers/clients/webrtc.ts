@@ -261,6 +261,8 @@ export class WhepSubscriber extends WrtcSession {
   private written = 0;
   private rate = 48000;
   onFrame: ((frame: DecodedFrame, at: number) => void) | null = null;
+  /** Each chunk of received mono PCM as it arrives (10 ms from libwebrtc's playout). */
+  onAudio: ((mono: Int16Array, at: number) => void) | null = null;
 
   private constructor(private readonly o: WhepSubscriberOptions) {
     super({}, o.headers);
@@ -297,10 +299,16 @@ export class WhepSubscriber extends WrtcSession {
           this.rate = d.sampleRate;
           const ch = d.channelCount;
           const n = Math.floor(d.samples.length / ch);
+          const start = this.written;
           for (let i = 0; i < n; i++) {
             let sum = 0;
             for (let c = 0; c < ch; c++) sum += d.samples[i * ch + c];
             this.pcm[this.written++ % this.pcm.length] = sum / ch;
+          }
+          if (this.onAudio) {
+            const mono = new Int16Array(n);
+            for (let i = 0; i < n; i++) mono[i] = this.pcm[(start + i) % this.pcm.length];
+            this.onAudio(mono, performance.now());
           }
         };
         this.sinks.push(sink);
