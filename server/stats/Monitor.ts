@@ -4,6 +4,7 @@
 
 import fs from 'node:fs';
 import { EventEmitter } from 'node:events';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import client from 'prom-client';
 import {
   figures,
@@ -63,10 +64,13 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   private sampling: Promise<void> | null = null;
   private _closed = false;
   readonly history: Array<{ at: number; cpuNode: number; cpuFfmpeg: number; inKbps: number; outKbps: number; participants: number; subscribers: number }> = [];
-  server = { cpuNode: 0, cpuFfmpeg: 0, inKbps: 0, outKbps: 0 };
+  server = { cpuNode: 0, cpuFfmpeg: 0, inKbps: 0, outKbps: 0, eventLoopDelayMs: { p50: 0, p99: 0, max: 0 } };
+  /** Event-loop delay: when it grows, RTP forwarding and mixer ticks go out late. */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 5 });
 
   private readonly m = {
     rooms: new client.Gauge({ name: 'mcu_rooms', help: 'Live rooms', registers: [] }),
+    loopDelay: new client.Gauge({ name: 'mcu_event_loop_delay_p99_seconds', help: 'p99 event-loop delay over the last interval (RTP forwarding goes late when it grows)', registers: [] }),
     participants: new client.Gauge({ name: 'mcu_participants', help: 'Publishing participants', registers: [] }),
     subscribers: new client.Gauge({ name: 'mcu_subscribers', help: 'WHEP subscriptions', registers: [] }),
     loss: new client.Gauge({ name: 'mcu_connection_packet_loss_percent', help: 'Mean packet loss over connections in the last interval', labelNames: ['direction'], registers: [] }),
@@ -100,6 +104,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
 
   start(): void {
     if (this.timer || this._closed) return;
+    this.loopDelay.enable();
     this.timer = setInterval(() => void this.sample(), this.intervalMs);
     this.timer.unref();
   }
@@ -228,6 +233,9 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     const cpu = process.cpuUsage(this.cpuPrev);
     this.cpuPrev = process.cpuUsage();
     this.server.cpuNode = (cpu.user + cpu.system) / 1e6 / dt;
+    const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+    this.server.eventLoopDelayMs = { p50: ms(this.loopDelay.percentile(50)), p99: ms(this.loopDelay.percentile(99)), max: ms(this.loopDelay.max) };
+    this.loopDelay.reset();
     let ffmpegCpu = 0;
     const alive = new Set<number>();
     for (const p of liveFfmpegProcesses()) {
@@ -274,6 +282,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       }
     }
     this.m.cpu.set({ process: 'node' }, this.server.cpuNode);
+    this.m.loopDelay.set(this.server.eventLoopDelayMs.p99 / 1000);
     this.m.cpu.set({ process: 'ffmpeg' }, ffmpegCpu);
     this.m.bandwidth.set({ direction: 'in' }, this.server.inKbps * 1000);
     this.m.bandwidth.set({ direction: 'out' }, this.server.outKbps * 1000);
@@ -341,6 +350,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       at: new Date().toISOString(),
       server: {
         cpu: { node: this.server.cpuNode, ffmpeg: this.server.cpuFfmpeg },
+        eventLoopDelayMs: this.server.eventLoopDelayMs,
         bandwidthKbps: { in: this.server.inKbps, out: this.server.outKbps },
         rooms: this.rooms.list().length,
         callSetup: this.callSetup(),
@@ -387,6 +397,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     if (this._closed) return;
     this._closed = true;
     if (this.timer) clearInterval(this.timer);
+    this.loopDelay.disable();
     this.removeAllListeners();
   }
 }

@@ -89,7 +89,7 @@ test('only hosts publish in a webinar: without a grant 403, with one the host is
 
 test('2 hosts + 50 WebRTC viewers: all receive the composite; one encode, its CPU flat', async (ctx) => {
   const decoding = await startSubscriber({ baseUrl: ctx.server.url, room });
-  const cli: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/viewers-cli.ts', url(ctx, `/rooms/${room}/whep`)], {
+  const cli: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/viewers-cli.ts', url(ctx, `/rooms/${room}/whep`)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = readline.createInterface({ input: cli.stdout! })[Symbol.asyncIterator]();

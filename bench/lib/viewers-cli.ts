@@ -2,7 +2,7 @@
 // not counted as the server's. Reads commands on stdin, answers one JSON line each:
 //   add N     → connects N more viewers      → {"viewers": total, "failed": n}
 //   report    → per-viewer packet counts     → {"video": [...], "audio": [...]}
-//   node --import tsx test/helpers/viewers-cli.ts WHEP_URL [VP8|H264]
+//   node --import tsx bench/lib/viewers-cli.ts WHEP_URL [VP8|H264]
 
 import readline from 'node:readline';
 import { WhepRtpClient, type VideoCodecName } from '../../workers/clients/WhepRtpClient.ts';
