@@ -2,6 +2,7 @@
 // files (both colours in a frame, both tones in the audio), both formats, stop, maxDurationSec,
 // a worker killed mid-recording, SIGTERM, Redis going away and coming back, bad input.
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -221,6 +222,43 @@ test('SIGTERM: the worker finishes its file before exiting', async (ctx) => {
   assert.is(done.result.endReason, 'worker-shutdown');
   const file = await download(ctx, id, 'mp4');
   assert.ok((await checkContent(ctx, file, 'h264', 'aac')) >= 2.5);
+});
+
+test('disk full: the recording fails with a clear error and the partial file is kept', async (ctx) => {
+  const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'mcu-rec-full-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=160k', 'tmpfs', mnt], { stdio: 'ignore' });
+  } catch {
+    console.log('  (skipped: mounting a small tmpfs needs root)');
+    fs.rmSync(mnt, { recursive: true, force: true });
+    return;
+  }
+  const queue = `${ctx.queue}-full`;
+  const server = await startServer({ port: 0, host: '127.0.0.1', roomIdleMs: 500, demo: false, recordingsDir: mnt, recordingsQueue: queue });
+  const pub = await startPublisher({ baseUrl: server.url, room: 'full', color: RED, toneHz: TONE_A, pattern: 'noise' });
+  const w = await startWorker({ ...workerEnv(ctx), RECORDINGS_DIR: mnt, RECORDINGS_QUEUE: queue });
+  try {
+    const res = await fetch(`${server.url}/rooms/full/recordings`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"format":"webm"}' });
+    const { id } = (await res.json()) as any;
+    const failed = await waitFor(async () => {
+      const r = (await (await fetch(`${server.url}/recordings/${id}`)).json()) as any;
+      return r.state === 'failed' || r.state === 'done' ? r : null;
+    }, 60_000, 'the recording to fail on a full disk', 250);
+    assert.is(failed.state, 'failed');
+    assert.match(failed.error, /disk full/);
+    const file = await fetch(`${server.url}/recordings/${id}/file`);
+    assert.is(file.status, 200);
+    assert.is(file.headers.get('x-recording-partial'), 'true');
+    const partial = path.join(ctx.dir, 'partial.webm');
+    fs.writeFileSync(partial, Buffer.from(await file.arrayBuffer()));
+    assert.ok(ffprobe(partial).streams.some((s: any) => s.codec_name === 'vp8'), 'the partial file holds the video recorded so far');
+  } finally {
+    await w.stop();
+    await pub.close();
+    await server.close();
+    execFileSync('umount', [mnt]);
+    fs.rmSync(mnt, { recursive: true, force: true });
+  }
 });
 
 test('Redis away: 503 naming the cause, the live room unaffected; back: recordings work again', async () => {

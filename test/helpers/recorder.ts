@@ -53,16 +53,7 @@ export async function startWorker(env: Record<string, string>): Promise<WorkerPr
   };
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../bench/lib/server-proc.ts';
 
 /** A private redis-server on its own port, to stop and restart. */
 export async function startRedis(port: number): Promise<{ stop(): Promise<void> }> {

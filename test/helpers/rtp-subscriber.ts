@@ -1,10 +1,9 @@
 // A WHEP subscriber at the RTP level (werift): counts packets and keyframes without decoding,
 // sends PLIs on demand, and can offer only H.264 (a device that decodes nothing else).
 
-import { RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket } from 'werift';
+import type { RtpPacket } from 'werift';
 import { isH264KeyframeStart, isVp8KeyframeStart } from '../../pipeline/rtp/Continuity.ts';
-
-const FB = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb' }];
+import { WhepRtpClient } from '../../workers/clients/WhepRtpClient.ts';
 
 export interface RtpSubscriber {
   location: string;
@@ -18,63 +17,23 @@ export interface RtpSubscriber {
 }
 
 export async function startRtpSubscriber(url: string, codec: 'VP8' | 'H264', keep = false): Promise<RtpSubscriber> {
-  const video =
-    codec === 'H264'
-      ? new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90000, rtcpFeedback: FB, parameters: 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1' })
-      : new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: FB });
-  const pc = new RTCPeerConnection({
-    codecs: { video: [video], audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })] },
-  });
-  const vt = pc.addTransceiver('video', { direction: 'recvonly' });
-  const at = pc.addTransceiver('audio', { direction: 'recvonly' });
+  const client = await WhepRtpClient.connect({ url, codec });
   const packets: RtpPacket[] = [];
   const keyframeTimes: number[] = [];
-  let nVideo = 0;
-  let nAudio = 0;
-  let mediaSsrc = 0;
-  vt.onTrack.subscribe((track) => {
-    track.onReceiveRtp.subscribe((rtp) => {
-      nVideo++;
-      mediaSsrc = rtp.header.ssrc;
-      const buf = rtp.serialize();
-      if (codec === 'H264' ? isH264KeyframeStart(buf) : isVp8KeyframeStart(buf)) keyframeTimes.push(performance.now());
-      if (keep) packets.push(rtp);
-    });
+  client.on('video', (rtp) => {
+    const buf = rtp.serialize();
+    if (codec === 'H264' ? isH264KeyframeStart(buf) : isVp8KeyframeStart(buf)) keyframeTimes.push(performance.now());
+    if (keep) packets.push(rtp);
   });
-  at.onTrack.subscribe((track) => track.onReceiveRtp.subscribe(() => nAudio++));
-  await pc.setLocalDescription(await pc.createOffer());
-  await new Promise<void>((resolve) => {
-    if (pc.iceGatheringState === 'complete') return resolve();
-    const t = setTimeout(resolve, 3000);
-    pc.iceGatheringStateChange.subscribe((s) => {
-      if (s === 'complete') {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-  });
-  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription!.sdp });
-  const answer = await res.text();
-  if (res.status !== 201) throw new Error(`HTTP ${res.status}: ${answer}`);
-  const location = new URL(res.headers.get('Location')!, url).toString();
-  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
-  let closed = false;
   return {
-    location,
-    answer,
+    location: client.location,
+    answer: client.answer,
     packets,
     keyframeTimes,
-    videoPackets: () => nVideo,
-    audioPackets: () => nAudio,
-    sendPli: () => {
-      if (mediaSsrc) void vt.receiver.sendRtcpPLI(mediaSsrc);
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      await fetch(location, { method: 'DELETE' }).catch(() => {});
-      await pc.close();
-    },
+    videoPackets: () => client.videoPackets,
+    audioPackets: () => client.audioPackets,
+    sendPli: () => client.requestKeyframe(),
+    close: () => client.close(),
   };
 }
 
