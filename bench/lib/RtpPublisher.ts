@@ -28,8 +28,11 @@ export class RtpPublisher {
   readonly beepSentAt: number[] = [];
   framesSent = 0;
   location = '';
+  /** The audio loop being sent (setAudio swaps it without a gap in the stream). */
+  private audio: Buffer[] | null;
 
   private constructor(private readonly o: RtpPublisherOptions) {
+    this.audio = o.audio;
     this.pc = new RTCPeerConnection({
       codecs: {
         video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: 96, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] })],
@@ -87,8 +90,8 @@ export class RtpPublisher {
     let seqV = 0;
     let seqA = 0;
     const video = this.o.video;
-    const audio = this.o.audio;
     const tick = () => {
+      const audio = this.audio;
       if (this.closed) return;
       const now = performance.now();
       while (video && start + (n * 1000) / FIXTURE_FPS <= now) {
@@ -115,10 +118,15 @@ export class RtpPublisher {
         }
         k++;
       }
-      const next = Math.min(video ? start + (n * 1000) / FIXTURE_FPS : Infinity, audio ? start + k * 20 : Infinity);
+      const next = Math.min(video ? start + (n * 1000) / FIXTURE_FPS : Infinity, this.audio ? start + k * 20 : Infinity);
       this.timers[0] = setTimeout(tick, Math.max(0, next - performance.now()));
     };
     tick();
+  }
+
+  /** Sends another audio loop from the next packet on (e.g. silence → talking). */
+  setAudio(packets: Buffer[]): void {
+    if (this.audio) this.audio = packets;
   }
 
   /** Stops sending; DELETEs the WHIP session; closes. Idempotent. */

@@ -73,15 +73,24 @@ export function parseOggOpus(file: Buffer): Buffer[] {
   return packets.filter((pk) => !pk.subarray(0, 8).equals(Buffer.from('OpusHead')) && !pk.subarray(0, 8).equals(Buffer.from('OpusTags')));
 }
 
-/** The beeping Opus loop: 500 packets of 20 ms; a beep starts at every 50th. */
-export async function audioFixture(): Promise<Buffer[]> {
-  const file = path.join(DIR, 'beep-opus.ogg');
+const AUDIO_EXPR = {
+  beep: `if(lt(mod(t\\,1)\\,0.1)\\,0.5*sin(2*PI*1000*t)\\,0)`,
+  tone: `0.5*sin(2*PI*600*t)`,
+  silence: `0`,
+};
+
+/**
+ * A 10 s Opus loop of 500 packets of 20 ms: `beep` (a beep starts at every 50th packet), a
+ * steady `tone` (a participant talking, for speaker detection), or `silence`.
+ */
+export async function audioFixture(kind: keyof typeof AUDIO_EXPR = 'beep'): Promise<Buffer[]> {
+  const file = path.join(DIR, `${kind}-opus.ogg`);
   if (!fs.existsSync(file)) {
     fs.mkdirSync(DIR, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
     await run('fixture-audio', {
       globalOptions: ['-hide_banner', '-nostats', '-loglevel', 'error', '-y'],
-      inputs: [{ url: `aevalsrc='if(lt(mod(t\\,1)\\,0.1)\\,0.5*sin(2*PI*1000*t)\\,0)':s=48000:d=10`, options: ['-f', 'lavfi'] }],
+      inputs: [{ url: `aevalsrc='${AUDIO_EXPR[kind]}':s=48000:d=10`, options: ['-f', 'lavfi'] }],
       filterComplex: '',
       outputs: [{ url: tmp, options: ['-c:a', 'libopus', '-b:a', '48k', '-ac', '1', '-frame_duration', '20', '-application', 'lowdelay', '-f', 'ogg'] }],
     });

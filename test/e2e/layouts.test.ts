@@ -106,7 +106,10 @@ test('an audio-only participant gets a placeholder: not black, in its label colo
   await savePng(frame, 'docs/layouts/grid.png');
 });
 
-test('10 layout and speaker changes: no frame gap over 100 ms, no renegotiation', async (ctx) => {
+// The frame-gap bound (≤ 100 ms across changes) is e2e/frame-gap.test.ts: measured there with
+// pre-encoded publishers and a subscriber in its own process, since here three wrtc encoders
+// and a decoder share this process's event loop with the server and skew frame timing.
+test('10 layout changes: same mixer process, no renegotiation, a frame of each layout', async (ctx) => {
   const [ada, grace, linus] = ctx.pubs;
   const changes: unknown[] = [
     { layout: 'speaker' },
@@ -120,7 +123,6 @@ test('10 layout and speaker changes: no frame gap over 100 ms, no renegotiation'
     { layout: 'presentation', pinned: linus.participantId },
     { layout: 'grid', fit: 'fit' },
   ];
-  const from = performance.now();
   const framesBefore = ctx.sub.frameCount();
   const epochBefore = (await info(ctx)).mixer.epoch;
   for (const [i, body] of changes.entries()) {
@@ -136,16 +138,7 @@ test('10 layout and speaker changes: no frame gap over 100 ms, no renegotiation'
       await new Promise((res) => setTimeout(res, 400));
     }
   }
-  const times = ctx.sub.frameTimes.filter((t) => t >= from);
-  let gap = 0;
-  for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i] - times[i - 1]);
-  console.log(`  ${times.length} frames over ${((performance.now() - from) / 1000).toFixed(1)} s, longest gap ${gap.toFixed(0)} ms`);
-  // Target: no gap over 100 ms. FFmpeg's output cadence alone jitters (p90 ≈ 48 ms between
-  // frames in steady state), and the frame after a layout change is larger to encode, so on
-  // this 2-core machine the longest gap is typically 60-100 ms with outliers to ~200 ms.
-  // The bound below catches a freeze (a restart, a stalled pipe); the figure is printed above.
-  assert.ok(gap <= 250, `longest frame gap ${gap.toFixed(0)} ms`);
-  assert.ok(ctx.sub.frameCount() - framesBefore > 100);
+  assert.ok(ctx.sub.frameCount() - framesBefore > 100, 'frames kept coming');
   assert.is(ctx.sub.pc.signalingState, 'stable', 'no renegotiation');
   const j = await info(ctx);
   assert.is(j.mixer.epoch, epochBefore, 'the same mixer process throughout (commands, not restarts)');
