@@ -59,7 +59,8 @@ async function throughMcu(video: Buffer[] | null, audio: Buffer[] | null): Promi
     pub = await RtpPublisher.whip(`${server.url}/rooms/bench-latency/whip?name=stamp`, video, audio);
     let rect: Rect | null = null;
     const c = collector(() => pub, () => rect);
-    sub = await WhepSubscriber.start({ whepUrl: `${server.url}/rooms/bench-latency/whep` });
+    // Only the kind being measured: with both, libwebrtc's lip sync may hold one for the other.
+    sub = await WhepSubscriber.start({ whepUrl: `${server.url}/rooms/bench-latency/whep`, audio: Boolean(audio), video: Boolean(video) });
     const desc = (await (await fetch(`${server.url}/rooms/bench-latency`)).json()) as any;
     rect = desc.layout.tiles[0]?.video ?? null;
     sub.onFrame = c.onFrame;

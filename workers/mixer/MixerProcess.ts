@@ -197,7 +197,17 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
    * Writes one tick to every input. Returns false (and writes nothing) when FFmpeg is not
    * keeping up, so that all inputs stay frame-aligned.
    */
-  writeTick(tick: number, keyRungs: ReadonlySet<string>, video: readonly Buffer[], audio: readonly Buffer[]): Set<string> | null {
+  /** 20 ms of PCM per slot (its own clock, see RoomMixer). Dropped while not connected. */
+  writeAudio(audio: readonly Buffer[]): void {
+    if (!this._allConnected || this.closing) return;
+    for (let k = 0; k < this.capacity; k++) {
+      const s = this.audio[k].socket!;
+      // A stalled FFmpeg: drop audio rather than queue it (it would come out late).
+      if (s.writableLength < audio[k].length * 10) s.write(audio[k]);
+    }
+  }
+
+  writeTick(tick: number, keyRungs: ReadonlySet<string>, video: readonly Buffer[]): Set<string> | null {
     if (!this._allConnected || this.closing) return null;
     const frameBytes = video[0]?.length ?? 0;
     for (const w of this.video) {
@@ -206,10 +216,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     this.pts++;
     // The canvas decoder needs one keyframe (the probed preroll is dropped); nothing after.
     this.trigger.socket!.write(ivfFrame(this.pts === 1 ? this.triggerFrames.key : this.triggerFrames.delta, this.pts));
-    for (let k = 0; k < this.capacity; k++) {
-      this.video[k].socket!.write(video[k]);
-      this.audio[k].socket!.write(audio[k]);
-    }
+    for (let k = 0; k < this.capacity; k++) this.video[k].socket!.write(video[k]);
     // Rung triggers at their own frame rate: a 15 fps rung gets every other tick. The first
     // frame after the preroll is a keyframe (the decoder drops the probed preroll).
     const keyed = new Set<string>();

@@ -73,6 +73,7 @@ export interface RoomMixerStats {
 // 2 s: HLS cuts its 2 s segments on these keyframes (the encoder output is copied, never re-encoded).
 const KEYFRAME_INTERVAL_MS = 2000;
 const KEYFRAME_MIN_GAP_MS = 300;
+const AUDIO_TICK_MS = 20;
 const RESTART_BACKOFF_MS = [100, 500, 1000, 2000, 5000];
 /** No RTP for this long while ticking means FFmpeg is hung: replace it. */
 const FROZEN_AFTER_MS = 3000;
@@ -132,6 +133,10 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
   private trigger: TriggerFrames | null = null;
   private timer: NodeJS.Timeout | null = null;
   private clockStart = 0;
+  /** Audio has its own 20 ms clock: one Opus frame per write, so packets leave evenly and
+   * subscribers' jitter buffers stay short (per-video-tick writes made 33 ms bursts). */
+  private audioTimer: NodeJS.Timeout | null = null;
+  private audioTicksDone = 0;
   private ticksDone = 0;
   private lastTickAt = 0;
   private readonly keyPending = new Set<string>();
@@ -155,7 +160,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     this.slots = new Array(capacity).fill(null);
     this.placements = this.slots.map(() => ({ visible: false, rect: { x: 0, y: 0, width: 16, height: 16 } }));
     this.emptyPicture = flatI420(settings.slotSize, 40, 128, 128);
-    this.samplesPerTick = settings.sampleRate / settings.fps;
+    this.samplesPerTick = (settings.sampleRate * AUDIO_TICK_MS) / 1000;
     this.stats = {
       epoch: 0, pid: undefined, capacity, ticks: 0, skippedTicks: 0, restarts: 0, keyframesForced: 0, keyframesByRung: {},
       repeatedFrames: 0, videoBytesOut: 0, videoBytesByRung: {}, lastExit: null,
@@ -179,6 +184,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     this.trigger = await triggerFrames(this.settings.background, this.settings.fps);
     this.clockStart = performance.now();
     this.scheduleTick();
+    this.scheduleAudioTick();
     await this.spawn('start');
   }
 
@@ -245,8 +251,8 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
       pictureAt: 0,
       black: false,
       resizing: false,
-      // Prime with 40 ms, never hold more than 120 ms.
-      audio: new JitterBuffer((rate * 40) / 1000, (rate * 120) / 1000),
+      // Prime with 30 ms (a 20 ms audio tick + wrtc's 10 ms chunks), never hold more than 120 ms.
+      audio: new JitterBuffer((rate * 30) / 1000, (rate * 120) / 1000),
       label: null,
       placeholder: null,
     };
@@ -329,6 +335,27 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     this.timer = setTimeout(() => this.onTick(), Math.max(0, next - performance.now()));
   }
 
+  private scheduleAudioTick(): void {
+    if (this._closed) return;
+    const next = this.clockStart + (this.audioTicksDone + 1) * AUDIO_TICK_MS;
+    this.audioTimer = setTimeout(() => this.onAudioTick(), Math.max(0, next - performance.now()));
+  }
+
+  private onAudioTick(): void {
+    const due = Math.floor((performance.now() - this.clockStart) / AUDIO_TICK_MS);
+    if (due - this.audioTicksDone > 10) this.audioTicksDone = due - 1;
+    while (this.audioTicksDone < due) {
+      this.audioTicksDone++;
+      const audio = this.slots.map((s) => {
+        const pcm = s ? s.audio.pull(this.samplesPerTick) : new Int16Array(this.samplesPerTick);
+        return Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+      });
+      this.next?.writeAudio(audio);
+      this.process?.writeAudio(audio);
+    }
+    this.scheduleAudioTick();
+  }
+
   private onTick(): void {
     const period = 1000 / this.settings.fps;
     const due = Math.floor((performance.now() - this.clockStart) / period);
@@ -345,10 +372,6 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     this.stats.ticks++;
     const proc = this.process;
     const now = performance.now();
-    const audio = this.slots.map((s) => {
-      const pcm = s ? s.audio.pull(this.samplesPerTick) : new Int16Array(this.samplesPerTick);
-      return Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
-    });
     if (proc && proc.lastPacketAt > 0 && now - proc.lastPacketAt > FROZEN_AFTER_MS) {
       void this.replace('frozen: no output for 3 s');
       return;
@@ -361,7 +384,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     });
     this.lastTickAt = now;
     // The incoming process (make before break) is fed the same ticks.
-    this.next?.writeTick(this.ticksDone, new Set(), video, audio);
+    this.next?.writeTick(this.ticksDone, new Set(), video);
     if (!proc || !proc.allConnected) return;
     const keys = new Set<string>();
     for (const id of this.rungs) {
@@ -369,7 +392,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
       const due = this.keyPending.has(id) || now - last >= KEYFRAME_INTERVAL_MS;
       if (due && now - last >= KEYFRAME_MIN_GAP_MS) keys.add(id);
     }
-    const keyed = proc.writeTick(this.ticksDone, keys, video, audio);
+    const keyed = proc.writeTick(this.ticksDone, keys, video);
     if (!keyed) {
       this.stats.skippedTicks++;
       return;
@@ -507,6 +530,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     if (this._closed) return;
     this._closed = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.audioTimer) clearTimeout(this.audioTimer);
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await this.starting?.catch(() => {});
     const procs = [this.process, this.next];
