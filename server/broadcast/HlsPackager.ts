@@ -107,6 +107,7 @@ export class HlsPackager {
   async ready(timeoutMs = 15_000): Promise<boolean> {
     const until = Date.now() + timeoutMs;
     while (Date.now() < until && this.running) {
+      this.lastRequestAt = Date.now(); // someone is waiting for it: not idle
       if (fs.existsSync(path.join(this.dir, HLS_PLAYLIST)) && HLS_VARIANTS.every((v) => this.hasSegment(v.name))) return true;
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -223,6 +223,24 @@ test('HLS plays in headless Chromium through hls.js with the hosts visible', asy
   }
 });
 
+test('HLS stops when unwatched: the packager ends and its segments are deleted', async () => {
+  const server = await startServer({ port: 0, host: '127.0.0.1', roomIdleMs: 500, demo: false, hlsIdleMs: 2000 });
+  const pub = await SyntheticPublisher.start({ whipUrl: `${server.url}/rooms/idle/whip`, color: RED, toneHz: 440 });
+  try {
+    assert.is((await fetch(`${server.url}/rooms/idle/hls/index.m3u8`)).status, 200);
+    const room = server.rooms.get('idle')!;
+    const dir = room.hls!.dir;
+    assert.ok(fs.existsSync(dir) && fs.readdirSync(dir).some((f) => f.endsWith('.ts')), 'segments on disk while watched');
+    await waitFor(() => room.hls === null, 15_000, 'HLS to stop after 2 s without requests');
+    await waitFor(() => !fs.existsSync(dir), 10_000, 'its directory to be deleted');
+    assert.is((await fetch(`${server.url}/rooms/idle/hls/stream_720p.m3u8`)).status, 404);
+    assert.is((await fetch(`${server.url}/rooms/idle/hls/index.m3u8`)).status, 200, 'and it starts again on demand');
+  } finally {
+    await pub.close();
+    await server.close();
+  }
+});
+
 function rtmpTarget(port: number, out: string): ChildProcess {
   return spawn('ffmpeg', ['-v', 'error', '-y', '-listen', '1', '-i', `rtmp://127.0.0.1:${port}/live/key`, '-c', 'copy', '-f', 'flv', out], { stdio: 'ignore' });
 }
