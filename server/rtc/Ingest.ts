@@ -3,6 +3,7 @@
 
 import { EventEmitter } from 'node:events';
 import wrtc from '@roamhq/wrtc';
+import { unsyncedOffer } from '../../pipeline/sdp.ts';
 import type { VideoFrame } from '../../workers/mixer/RoomMixer.ts';
 import { gatherComplete } from '../../workers/clients/webrtc.ts';
 
@@ -36,7 +37,8 @@ export class Ingest extends EventEmitter<IngestEvents> {
     const pc = new RTCPeerConnection({ iceServers });
     const ingest = new Ingest(pc);
     try {
-      await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+      // Audio and video in separate streams: no lip-sync delay on video (see unsyncedOffer).
+      await pc.setRemoteDescription({ type: 'offer', sdp: unsyncedOffer(offer) });
       // Only receive: a WHIP session never sends media back.
       for (const t of pc.getTransceivers()) t.direction = 'recvonly';
       await pc.setLocalDescription(await pc.createAnswer());

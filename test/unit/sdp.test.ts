@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkPublishOffer, checkSubscribeOffer, parseSdp } from '../../pipeline/sdp.ts';
+import { checkPublishOffer, checkSubscribeOffer, parseSdp, unsyncedOffer } from '../../pipeline/sdp.ts';
 
 const offer = (sections: string[]) =>
   ['v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=fingerprint:sha-256 AA:BB', 'a=ice-ufrag:abcd', 'a=ice-pwd:x', ...sections].join('\r\n') + '\r\n';
@@ -30,6 +30,24 @@ test('subscribe offers', () => {
   assert.equal(checkSubscribeOffer(offer([audio('recvonly'), video('recvonly')])), { audio: true, video: true, videoCodec: 'VP8' });
   assert.throws(() => checkSubscribeOffer(offer([video('recvonly', 'H264')]), ['VP8']), /none of the codecs the mixer produces \(VP8\)/);
   assert.throws(() => checkSubscribeOffer(offer([audio('sendonly')])), /no audio or video section to receive/);
+});
+
+test('unsyncedOffer puts audio and video in different streams (no lip-sync delay at ingest)', () => {
+  const offer = [
+    'v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0',
+    'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'a=mid:0', 'a=msid:stream1 trackA', 'a=ssrc:11 msid:stream1 trackA',
+    'm=video 9 UDP/TLS/RTP/SAVPF 96', 'a=mid:1', 'a=msid:stream1 trackV', 'a=ssrc:22 msid:stream1 trackV',
+    'm=video 9 UDP/TLS/RTP/SAVPF 96', 'a=mid:2', 'a=msid:- trackW', '',
+  ].join('\r\n');
+  const out = unsyncedOffer(offer);
+  const streams = [...out.matchAll(/^a=msid:(\S+) (\S+)$/gm)].map((m) => [m[1], m[2]]);
+  assert.equal(streams, [['stream1-audio0', 'trackA'], ['stream1-video1', 'trackV'], ['-', 'trackW']]);
+  assert.match(out, /a=ssrc:11 msid:stream1-audio0 trackA\r\n/);
+  assert.match(out, /a=ssrc:22 msid:stream1-video1 trackV\r\n/);
+  assert.ok(out.endsWith('\r\n'), 'line endings kept');
+  // No msid at all (werift, some WHIP clients): libwebrtc's default stream would sync them.
+  const bare = ['v=0', 's=-', 'm=audio 9 RTP/AVP 111', 'a=mid:0', 'm=video 9 RTP/AVP 96', 'a=mid:1', ''].join('\r\n');
+  assert.is(unsyncedOffer(bare), ['v=0', 's=-', 'm=audio 9 RTP/AVP 111', 'a=mid:0', 'a=msid:- mcu-audio0', 'm=video 9 RTP/AVP 96', 'a=mid:1', 'a=msid:- mcu-video1', ''].join('\r\n'));
 });
 
 test.run();
