@@ -162,8 +162,9 @@ export class Recordings {
     const state = Recordings.state(await this.redis(() => job.getState()), job.progress);
     if (state === 'done' || state === 'failed') throw new HttpError(409, 'already_finished', `recording "${id}" has already finished (${state})`);
     if (state === 'queued') {
-      await this.redis(() => job.remove());
-      return { status: 200, body: { id, state: 'canceled', message: 'the recording had not started; it was taken off the queue' } };
+      // A worker may take it in the meantime (the job is then locked): ask it to stop instead.
+      const removed = await this.redis(() => job.remove().then(() => true, () => false));
+      if (removed) return { status: 200, body: { id, state: 'canceled', message: 'the recording had not started; it was taken off the queue' } };
     }
     await this.redis(() => this.queue.client.then((c) => c.set(stopKey(this.o.queue, id), '1', { EX: 86_400 })));
     return { status: 202, body: { ...this.describe(job, state ?? 'recording'), stopping: true } };
