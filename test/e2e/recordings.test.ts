@@ -127,6 +127,19 @@ test('bad input: unknown room 404, unknown format 400, bad maxDurationSec 400, u
   assert.is(res.status, 404);
 });
 
+test('a recording stopped while still queued is taken off the queue', async (ctx) => {
+  // No worker runs in this test: the job stays queued.
+  const res = await post(ctx, `/rooms/${room}/recordings`, { format: 'webm' });
+  assert.is(res.status, 202);
+  const { id, state } = (await res.json()) as any;
+  assert.is(state, 'queued');
+  assert.is((await getRec(ctx, id)).state, 'queued');
+  const stop = await post(ctx, `/recordings/${id}/stop`);
+  assert.is(stop.status, 200);
+  assert.is(((await stop.json()) as any).state, 'canceled');
+  assert.is((await api(ctx, `/recordings/${id}`)).status, 404);
+});
+
 test('WebM: 6 s of two publishers, stopped through the API; Range; list; delete', async (ctx) => {
   await worker(ctx);
   const res = await post(ctx, `/rooms/${room}/recordings`, { format: 'webm' });
