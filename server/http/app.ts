@@ -252,10 +252,13 @@ export function createApp(deps: AppDeps): express.Express {
     const ext = path.extname(name);
     if (!HLS_TYPES[ext]) throw notFound(`no HLS file "${name}"`);
     let hls = room.hls;
-    if (name === 'index.m3u8' && !hls?.running) {
-      hls = await room.hlsPackager({ idleMs: deps.hlsIdleMs ?? 30_000 }).catch((err: Error) => {
-        throw err instanceof HttpError ? err : new HttpError(503, 'hls_unavailable', `HLS could not start: ${err.message}`, { 'Retry-After': '2' });
-      });
+    if (name === 'index.m3u8') {
+      // The playlist starts HLS on demand and answers once a first segment exists.
+      if (!hls?.running) {
+        hls = await room.hlsPackager({ idleMs: deps.hlsIdleMs ?? 30_000 }).catch((err: Error) => {
+          throw err instanceof HttpError ? err : new HttpError(503, 'hls_unavailable', `HLS could not start: ${err.message}`, { 'Retry-After': '2' });
+        });
+      }
       if (!(await hls.ready())) throw new HttpError(503, 'hls_starting', 'HLS is starting: no segment yet; retry shortly', { 'Retry-After': '2' });
     }
     if (!hls) throw notFound(`HLS is not running in room "${room.name}"; request /rooms/${room.name}/hls/index.m3u8 first`);
