@@ -193,10 +193,6 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     this.emit('connected');
   }
 
-  /**
-   * Writes one tick to every input. Returns false (and writes nothing) when FFmpeg is not
-   * keeping up, so that all inputs stay frame-aligned.
-   */
   /** 20 ms of PCM per slot (its own clock, see RoomMixer). Dropped while not connected. */
   writeAudio(audio: readonly Buffer[]): void {
     if (!this._allConnected || this.closing) return;
@@ -207,6 +203,10 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     }
   }
 
+  /**
+   * Writes one video tick to every video input and the triggers. Returns null (and writes
+   * nothing) when FFmpeg is not keeping up, so that all inputs stay frame-aligned.
+   */
   writeTick(tick: number, keyRungs: ReadonlySet<string>, video: readonly Buffer[]): Set<string> | null {
     if (!this._allConnected || this.closing) return null;
     const frameBytes = video[0]?.length ?? 0;
