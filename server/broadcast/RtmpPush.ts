@@ -48,7 +48,17 @@ export class RtmpPush {
   readonly createdAt = Date.now();
 
   constructor(private readonly room: Room, readonly url: string) {
-    void this.attempt();
+    this.run();
+  }
+
+  /** One attempt; whatever goes wrong becomes the push's last error and a retry. */
+  private run(): void {
+    this.attempt().catch((err: Error) => {
+      this.lastError = err.message;
+      this.untap?.();
+      this.untap = null;
+      this.scheduleRetry();
+    });
   }
 
   private async attempt(): Promise<void> {
@@ -106,7 +116,7 @@ export class RtmpPush {
     this.state = 'retrying';
     const wait = this.backoffMs;
     this.backoffMs = Math.min(30_000, this.backoffMs * 2);
-    this.retryTimer = setTimeout(() => void this.attempt(), wait);
+    this.retryTimer = setTimeout(() => this.run(), wait);
   }
 
   describe() {
