@@ -57,6 +57,8 @@ export class RtmpPush {
       this.lastError = err.message;
       this.untap?.();
       this.untap = null;
+      void this.remux?.close();
+      this.remux = null;
       this.scheduleRetry();
     });
   }
