@@ -115,6 +115,7 @@ export class RtmpPush {
 
   private scheduleRetry(): void {
     if (this.closing) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer); // one retry pending at a time
     this.state = 'retrying';
     const wait = this.backoffMs;
     this.backoffMs = Math.min(30_000, this.backoffMs * 2);
