@@ -1,5 +1,7 @@
 // Configuration from the environment, validated once at start-up (fails fast with a message).
 
+import { envInt } from '../pipeline/env.ts';
+
 export interface Config {
   port: number;
   host: string;
@@ -30,17 +32,8 @@ export interface Config {
   };
 }
 
-function int(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  }
-  return v;
-}
-
 export function loadConfig(env = process.env): Config {
+  const int = (name: string, fallback: number, min: number, max: number) => envInt(env, name, fallback, min, max);
   const demo = (env.DEMO ?? '0').toLowerCase();
   return {
     port: int('PORT', 8080, 0, 65535),
@@ -77,5 +70,5 @@ function turnConfig(env: NodeJS.ProcessEnv): Config['turn'] {
   if (!urls.length) throw new Error('TURN_SECRET is set but TURN_URLS is empty (e.g. turn:turn.example.com:3478?transport=udp)');
   if (!env.TURN_SECRET) throw new Error('TURN_URLS is set but TURN_SECRET is not (coturn\'s static-auth-secret)');
   for (const u of urls) if (!/^(turns?|stun):/.test(u)) throw new Error(`TURN_URLS entry "${u}" must start with turn:, turns: or stun:`);
-  return { urls, secret: env.TURN_SECRET, ttlSec: int('TURN_TTL_SEC', 3600, 60, 86_400) };
+  return { urls, secret: env.TURN_SECRET, ttlSec: envInt(env, 'TURN_TTL_SEC', 3600, 60, 86_400) };
 }

@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { runRecording } from './RecordingJob.ts';
 import { DEFAULT_QUEUE, redisOptions, type RecordingJobData, type RecordingResult } from './jobs.ts';
 import { stopAllFfmpeg } from '../ffmpeg/FfmpegProcess.ts';
+import { envInt } from '../../pipeline/env.ts';
 
 export interface RecorderConfig {
   redisUrl: string;
@@ -24,22 +25,14 @@ export interface RecorderConfig {
   stalledCheckMs: number;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  return v;
-}
-
 export function loadRecorderConfig(env = process.env): RecorderConfig {
   return {
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
     queue: env.RECORDINGS_QUEUE || DEFAULT_QUEUE,
     recordingsDir: path.resolve(env.RECORDINGS_DIR || 'recordings'),
-    concurrency: int(env, 'RECORDER_CONCURRENCY', 2, 1, 64),
-    lockMs: int(env, 'RECORDER_LOCK_MS', 2000, 1000, 600_000),
-    stalledCheckMs: int(env, 'RECORDER_STALLED_CHECK_MS', 1000, 500, 600_000),
+    concurrency: envInt(env, 'RECORDER_CONCURRENCY', 2, 1, 64),
+    lockMs: envInt(env, 'RECORDER_LOCK_MS', 2000, 1000, 600_000),
+    stalledCheckMs: envInt(env, 'RECORDER_STALLED_CHECK_MS', 1000, 500, 600_000),
   };
 }
 
