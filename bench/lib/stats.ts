@@ -1,6 +1,7 @@
 // Small helpers the benchmarks share: percentiles, a beep-onset detector, process CPU/RSS.
 
 import fs from 'node:fs';
+import { procCpuSeconds } from '../../workers/proc.ts';
 
 export function pct(xs: number[], p: number): number {
   if (!xs.length) return NaN;
@@ -36,38 +37,9 @@ export function latestBefore(times: number[], at: number): number | null {
   return best;
 }
 
-/** CPU seconds (user + system) of a process and, optionally, its live children. */
-export function cpuSeconds(pid: number): number {
-  try {
-    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-export function rssBytes(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** Direct children of `pid` (e.g. the FFmpeg processes of a server). */
-export function childPids(pid: number): number[] {
-  try {
-    return fs
-      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
+/** CPU seconds (user + system) of a process; 0 once it is gone. */
+export const cpuSeconds = (pid: number): number => procCpuSeconds(pid) ?? 0;
+export { childPids, procRssBytes as rssBytes } from '../../workers/proc.ts';
 
 export function writeResult(name: string, smoke: boolean, result: unknown): string {
   const dir = new URL('../results/', import.meta.url);

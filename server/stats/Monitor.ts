@@ -2,7 +2,6 @@
 // jitter, bitrate, fps, estimated MOS), call setup, CPU and bandwidth. Feeds /metrics
 // (prom-client), GET /stats and the dashboard's SSE stream.
 
-import fs from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import client from 'prom-client';
@@ -16,6 +15,7 @@ import {
 } from '../../pipeline/quality/figures.ts';
 import { mosGrade } from '../../pipeline/quality/emodel.ts';
 import { liveFfmpegProcesses } from '../../workers/ffmpeg/FfmpegProcess.ts';
+import { procCpuSeconds } from '../../workers/proc.ts';
 import type { RoomRegistry } from '../rooms/RoomRegistry.ts';
 import type { ForwardedTrack } from '../rtc/Egress.ts';
 
@@ -31,18 +31,7 @@ interface SessionRecord {
   reachedMedia: boolean;
 }
 
-const CLK_TCK = 100;
 const MEDIA_DEADLINE_MS = 10_000;
-
-function procCpuSeconds(pid: number): number | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime
-  } catch {
-    return null;
-  }
-}
 
 export interface MonitorEvents {
   sample: [unknown];

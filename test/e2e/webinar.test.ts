@@ -15,6 +15,7 @@ import { startSubscriber, waitFor, type Publisher } from '../helpers/peers.ts';
 import { colorAt, colorDistance, type Rgb } from '../helpers/media.ts';
 import { ffprobe, frameAt, freePort } from '../helpers/recorder.ts';
 import { launchChromium } from '../helpers/browser.ts';
+import { cpuSeconds } from '../../bench/lib/stats.ts';
 
 const RED: Rgb = [220, 30, 30];
 const BLUE: Rgb = [30, 30, 220];
@@ -47,11 +48,6 @@ async function tileColours(ctx: Ctx, frame: { width: number; height: number; dat
   return d.layout.tiles.map((t: any) => colorAt(frame, t.video.x + t.video.width / 2, t.video.y + t.video.height / 2, 6));
 }
 const has = (colours: Rgb[], c: Rgb) => colours.some((x) => colorDistance(x, c) < 60);
-
-function cpuSeconds(pid: number): number {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, clock ticks at 100 Hz
-}
 
 test.before(async (ctx) => {
   ctx.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcu-webinar-'));
