@@ -8,15 +8,11 @@ import { parseArgs } from 'node:util';
 import wrtc from '@roamhq/wrtc';
 import { startServer } from '../server/main.ts';
 import { SyntheticPublisher, WhepSubscriber, gatherComplete } from '../workers/clients/webrtc.ts';
+import { pct } from './lib/stats.ts';
 
 const { RTCPeerConnection, nonstandard } = wrtc as any;
 const { values } = parseArgs({ options: { joins: { type: 'string', default: '20' }, smoke: { type: 'boolean', default: false } } });
 const joins = values.smoke ? 3 : Number(values.joins);
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 
 /** A direct call: a wrtc sender of the same 640x360 picture straight to a wrtc receiver. */
 async function directJoin(): Promise<number> {
