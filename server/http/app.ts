@@ -315,7 +315,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.post('/rooms/:room/recordings', auth, allow(), express.json({ limit: '2kb' }), async (req, res) => {
     Registry.validateName(param(req, 'room'));
     const r = recordings();
-    const body = Recordings.parseRequest(req.body ?? {}, 3 * 3600);
+    const body = Recordings.parseRequest(req.body ?? {});
     if (typeof body === 'string') throw badRequest(body);
     const room = rooms.require(param(req, 'room'));
     const rec = await r.create(room.name, body);

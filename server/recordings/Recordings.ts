@@ -31,11 +31,11 @@ export interface RecordingsOptions {
   /** Where workers reach this node's HTTP API (WHEP), e.g. http://mcu-1.internal:8080 */
   publicUrl: () => string;
   authSecret: string | null;
-  /** Default and largest maxDurationSec. */
-  defaultMaxDurationSec?: number;
 }
 
 const MAX_DURATION_SEC = 24 * 3600;
+/** maxDurationSec when the request gives none. */
+export const DEFAULT_MAX_DURATION_SEC = 3 * 3600;
 const REDIS_TIMEOUT_MS = 2000;
 
 export class Recordings {
@@ -90,13 +90,13 @@ export class Recordings {
   }
 
   /** Validates a POST body: format (webm default) and maxDurationSec. */
-  static parseRequest(body: unknown, defaultMax: number): { format: RecordingFormat; maxDurationSec: number } | string {
+  static parseRequest(body: unknown): { format: RecordingFormat; maxDurationSec: number } | string {
     const b = (body ?? {}) as Record<string, unknown>;
     if (typeof body !== 'object' || Array.isArray(body)) return 'the body must be a JSON object';
     for (const k of Object.keys(b)) if (!['format', 'maxDurationSec'].includes(k)) return `unknown field "${k}" (known: format, maxDurationSec)`;
     const format = b.format === undefined ? 'webm' : b.format;
     if (!RECORDING_FORMATS.includes(format as RecordingFormat)) return `"format" must be one of ${RECORDING_FORMATS.join(', ')}, got ${JSON.stringify(format)}`;
-    const max = b.maxDurationSec === undefined ? defaultMax : b.maxDurationSec;
+    const max = b.maxDurationSec === undefined ? DEFAULT_MAX_DURATION_SEC : b.maxDurationSec;
     if (typeof max !== 'number' || !Number.isFinite(max) || max < 1 || max > MAX_DURATION_SEC) {
       return `"maxDurationSec" must be a number of seconds from 1 to ${MAX_DURATION_SEC}`;
     }
@@ -137,10 +137,13 @@ export class Recordings {
     return 'queued';
   }
 
+  private async stateOf(job: Job<RecordingJobData, RecordingResult>): Promise<RecordingState | null> {
+    return Recordings.state(await this.redis(() => job.getState()), job.progress);
+  }
+
   async get(id: string) {
     const job = await this.job(id);
-    const raw = await this.redis(() => job.getState());
-    const state = Recordings.state(raw, job.progress);
+    const state = await this.stateOf(job);
     if (!state) throw notFound(`no recording "${id}"`);
     return this.describe(job, state);
   }
@@ -150,7 +153,7 @@ export class Recordings {
     const out = [];
     for (const job of jobs.filter(Boolean).sort((a, b) => b.timestamp - a.timestamp)) {
       if (room && job.data.room !== room) continue;
-      const state = Recordings.state(await this.redis(() => job.getState()), job.progress);
+      const state = await this.stateOf(job);
       if (state) out.push(this.describe(job, state));
     }
     return out;
@@ -159,7 +162,7 @@ export class Recordings {
   /** Asks the worker to finish the file; a recording still queued is taken off the queue. */
   async stop(id: string): Promise<{ status: number; body: unknown }> {
     const job = await this.job(id);
-    const state = Recordings.state(await this.redis(() => job.getState()), job.progress);
+    const state = await this.stateOf(job);
     if (state === 'done' || state === 'failed') throw new HttpError(409, 'already_finished', `recording "${id}" has already finished (${state})`);
     if (state === 'queued') {
       // A worker may take it in the meantime (the job is then locked): ask it to stop instead.
@@ -173,7 +176,7 @@ export class Recordings {
   /** The file to serve: the finished recording, or for a failed one the newest part kept. */
   async file(id: string): Promise<{ path: string; partial: boolean; downloadName: string }> {
     const job = await this.job(id);
-    const state = Recordings.state(await this.redis(() => job.getState()), job.progress);
+    const state = await this.stateOf(job);
     const dir = recordingDir(this.dir, id);
     const { format, room } = job.data;
     const downloadName = `${room}-${id}.${format}`;
@@ -190,18 +193,13 @@ export class Recordings {
 
   async remove(id: string): Promise<void> {
     const job = await this.job(id);
-    const state = Recordings.state(await this.redis(() => job.getState()), job.progress);
+    const state = await this.stateOf(job);
     if (state !== 'done' && state !== 'failed') {
       throw new HttpError(409, 'not_finished', `recording "${id}" is ${state}; stop it (POST /recordings/${id}/stop) before deleting it`);
     }
     await this.redis(() => job.remove());
     await this.redis(() => this.queue.client.then((c) => c.del(stopKey(this.o.queue, id))));
     fs.rmSync(recordingDir(this.dir, id), { recursive: true, force: true });
-  }
-
-  /** Whether Redis answers now (for /readyz and the dashboard). */
-  async available(): Promise<boolean> {
-    return this.redis(async () => true).catch(() => false);
   }
 
   private describe(job: Job<RecordingJobData, RecordingResult>, state: RecordingState) {

@@ -418,11 +418,6 @@ export class Room extends EventEmitter<RoomEvents> {
     return true;
   }
 
-  /** Asks for a keyframe on a rung a tap takes (e.g. a restarted RTMP push). */
-  requestKeyframe(rung: string): void {
-    this.mixer.requestKeyframe(rung);
-  }
-
   /** Encodes exactly the rungs someone watches or is switching to. */
   private updateRungs(): void {
     const ids = new Set<string>();

@@ -55,7 +55,6 @@ export class RtpRemux {
   /** The last audio packet's header fields, to continue the stream with silence on close. */
   private lastAudio: { pt: number; seq: number; ts: number; ssrc: number } | null = null;
   private lastSendAt = 0;
-  packetsSent = 0;
 
   private constructor(
     private readonly dir: string,
@@ -107,7 +106,6 @@ export class RtpRemux {
 
   private send(packet: Buffer, port: number): void {
     this.sock.send(packet, port, '127.0.0.1');
-    this.packetsSent++;
     this.lastSendAt = performance.now();
   }
 
