@@ -111,11 +111,13 @@ async function main(): Promise<void> {
       marginalSubscribersPerCore: perSub > 0 ? Math.round(1 / perSub) : null,
       cpuPer100SubscribersCores: Math.round(perSub * 100 * 100) / 100,
       floor,
+      /** Node's CPU at the last step held against the floor's (one subscriber). */
+      ratioToFloor: Math.round((last.nodeCores / floor.nodeCores) * 100) / 100,
       target: { subscribersPerCore: 300 },
       steps,
     };
     console.log(
-      `fanout: ${result.subscribersHeld} subscribers held (${limit}); ${result.subscribersPerCore} per core of Node (${result.marginalSubscribersPerCore} counting only forwarding), ${result.cpuPer100SubscribersCores} cores per 100 | floor: Node ${floor.nodeCores} cores with 1 | target >= 300 per core`,
+      `fanout: ${result.subscribersHeld} subscribers held (${limit}); ${result.subscribersPerCore} per core of Node (${result.marginalSubscribersPerCore} counting only forwarding), ${result.cpuPer100SubscribersCores} cores per 100 | floor: Node ${floor.nodeCores} cores with 1 | ratio ${result.ratioToFloor}x the floor's CPU at ${last.subscribers} | target >= 300 per core`,
     );
     console.log(`wrote ${writeResult('fanout', values.smoke, result)}`);
   } finally {
