@@ -7,7 +7,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { RtpRemux } from '../../workers/media/RtpRemux.ts';
 import { HLS_FILE, HLS_PLAYLIST, hlsSpec } from '../../pipeline/media/remux.ts';
-import { MIX_RTP_PT } from '../../pipeline/mixer/graph.ts';
 import { isH264KeyframeStart } from '../../pipeline/rtp/Continuity.ts';
 import type { Room } from '../rooms/Room.ts';
 
@@ -54,15 +53,9 @@ export class HlsPackager {
   static async start(room: Room, o: HlsOptions, onIdle: () => void): Promise<HlsPackager> {
     const p = new HlsPackager(room, o, onIdle);
     try {
-      p.remux = await RtpRemux.start({
-        name: `hls-${room.name}`,
-        videoCodec: 'H264',
-        videoPayloadType: MIX_RTP_PT.video,
-        videoFmtp: 'packetization-mode=1',
-        videoStreams: HLS_VARIANTS.length,
-        audioPayloadType: MIX_RTP_PT.audio,
-        spec: (sdp) => hlsSpec(sdp, p.dir, HLS_VARIANTS, o.segmentSec ?? 2, o.listSize ?? 6),
-      });
+      p.remux = await RtpRemux.forMixH264(`hls-${room.name}`, HLS_VARIANTS.length, (sdp) =>
+        hlsSpec(sdp, p.dir, HLS_VARIANTS, o.segmentSec ?? 2, o.listSize ?? 6),
+      );
       p.remux.ffmpeg.on('died', (e) => {
         p.error = `the HLS packager exited: ${e.stderrTail.filter(Boolean).slice(-2).join(' | ') || `code ${e.code}`}`;
         onIdle();

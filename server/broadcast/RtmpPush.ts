@@ -5,7 +5,6 @@
 import { randomUUID } from 'node:crypto';
 import { RtpRemux } from '../../workers/media/RtpRemux.ts';
 import { rtmpSpec } from '../../pipeline/media/remux.ts';
-import { MIX_RTP_PT } from '../../pipeline/mixer/graph.ts';
 import type { Room } from '../rooms/Room.ts';
 
 export type PushState = 'connecting' | 'live' | 'retrying' | 'stopped';
@@ -69,14 +68,7 @@ export class RtmpPush {
     this.state = this.attempts === 1 ? 'connecting' : 'retrying';
     let remux: RtpRemux;
     try {
-      remux = await RtpRemux.start({
-        name: `rtmp-${this.room.name}`,
-        videoCodec: 'H264',
-        videoPayloadType: MIX_RTP_PT.video,
-        videoFmtp: 'packetization-mode=1',
-        audioPayloadType: MIX_RTP_PT.audio,
-        spec: (sdp) => rtmpSpec(sdp, this.url),
-      });
+      remux = await RtpRemux.forMixH264(`rtmp-${this.room.name}`, 1, (sdp) => rtmpSpec(sdp, this.url));
     } catch (err) {
       this.lastError = (err as Error).message;
       this.scheduleRetry();

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/FfmpegProcess.ts';
 import { rtpSdp, type RemuxInput, type VideoCodecName } from '../../pipeline/media/remux.ts';
-import type { FfmpegSpec } from '../../pipeline/mixer/graph.ts';
+import { MIX_RTP_PT, type FfmpegSpec } from '../../pipeline/mixer/graph.ts';
 
 /** Two adjacent free UDP ports (RTP and its RTCP), the first even. */
 async function freePortPair(): Promise<number> {
@@ -87,6 +87,19 @@ export class RtpRemux {
       throw err;
     }
     return remux;
+  }
+
+  /** A remux fed by a mixer tap (HLS, RTMP): H.264 rungs and the full mix, as the mixer sends them. */
+  static forMixH264(name: string, videoStreams: number, spec: (sdpPath: string) => FfmpegSpec): Promise<RtpRemux> {
+    return RtpRemux.start({
+      name,
+      videoCodec: 'H264',
+      videoPayloadType: MIX_RTP_PT.video,
+      videoFmtp: 'packetization-mode=1',
+      videoStreams,
+      audioPayloadType: MIX_RTP_PT.audio,
+      spec,
+    });
   }
 
   get running(): boolean {

@@ -151,7 +151,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
   private replacing = false;
   private _closed = false;
   private readonly emptyPicture: Buffer;
-  private readonly samplesPerTick: number;
+  private readonly samplesPerAudioTick: number;
   epoch = 0;
   stats: RoomMixerStats;
 
@@ -160,7 +160,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     this.slots = new Array(capacity).fill(null);
     this.placements = this.slots.map(() => ({ visible: false, rect: { x: 0, y: 0, width: 16, height: 16 } }));
     this.emptyPicture = flatI420(settings.slotSize, 40, 128, 128);
-    this.samplesPerTick = (settings.sampleRate * AUDIO_TICK_MS) / 1000;
+    this.samplesPerAudioTick = (settings.sampleRate * AUDIO_TICK_MS) / 1000;
     this.stats = {
       epoch: 0, pid: undefined, capacity, ticks: 0, skippedTicks: 0, restarts: 0, keyframesForced: 0, keyframesByRung: {},
       repeatedFrames: 0, videoBytesOut: 0, videoBytesByRung: {}, lastExit: null,
@@ -347,7 +347,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     while (this.audioTicksDone < due) {
       this.audioTicksDone++;
       const audio = this.slots.map((s) => {
-        const pcm = s ? s.audio.pull(this.samplesPerTick) : new Int16Array(this.samplesPerTick);
+        const pcm = s ? s.audio.pull(this.samplesPerAudioTick) : new Int16Array(this.samplesPerAudioTick);
         return Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
       });
       this.next?.writeAudio(audio);
