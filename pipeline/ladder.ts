@@ -24,6 +24,12 @@ const VIDEO_LEVELS: Record<Exclude<Level, 'audio'>, Omit<RungSpec, 'id' | 'level
   '360p': { width: 640, height: 360, fps: 15, bitrateKbps: 400 },
 };
 
+/**
+ * Encoded while a room has publishers, watched or not: nearly every member watches it, and
+ * the first watcher then joins a running encode instead of swapping the mixer process.
+ */
+export const ALWAYS_ON_RUNG = '720p';
+
 /** Audio bitrate every level carries. */
 export const AUDIO_KBPS = 48;
 

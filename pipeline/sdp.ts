@@ -1,6 +1,8 @@
 // Just enough SDP reading to reject bad offers with a message that says what is wrong,
 // before any peer connection is created. Pure.
 
+import { planIngest } from './ingestCodecs.ts';
+
 export interface SdpCodec {
   payloadType: number;
   name: string; // upper case, e.g. VP8, H264, OPUS
@@ -11,6 +13,9 @@ export interface SdpCodec {
 export interface SdpMedia {
   kind: string; // audio | video | application | ...
   port: number;
+  /** Port 0 + a=bundle-only inside a BUNDLE group: active (JSEP), not rejected. */
+  bundleOnly: boolean;
+  mid: string | null;
   direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
   codecs: SdpCodec[];
 }
@@ -38,11 +43,14 @@ export function parseSdp(sdp: string): SdpSummary {
   const media: SdpMedia[] = [];
   let sessionDirection: SdpMedia['direction'] = 'sendrecv';
   let current: SdpMedia | null = null;
+  const bundled = new Set(
+    lines.filter((l) => l.startsWith('a=group:BUNDLE')).flatMap((l) => l.slice('a=group:BUNDLE'.length).trim().split(/\s+/)),
+  );
   for (const line of lines) {
     if (line.startsWith('m=')) {
       const parts = line.slice(2).split(/\s+/);
       if (parts.length < 4) throw new SdpError(`malformed media line: "${line.slice(0, 60)}"`);
-      current = { kind: parts[0], port: Number(parts[1]), direction: sessionDirection, codecs: [] };
+      current = { kind: parts[0], port: Number(parts[1]), bundleOnly: false, mid: null, direction: sessionDirection, codecs: [] };
       for (const pt of parts.slice(3)) {
         const n = Number(pt);
         if (Number.isInteger(n)) current.codecs.push({ payloadType: n, name: '', clockRate: 0, fmtp: '' });
@@ -57,6 +65,8 @@ export function parseSdp(sdp: string): SdpSummary {
       continue;
     }
     if (!current) continue;
+    if (line === 'a=bundle-only') current.bundleOnly = true;
+    if (line.startsWith('a=mid:')) current.mid = line.slice(6).trim();
     const rtpmap = /^a=rtpmap:(\d+)\s+([^/\s]+)\/(\d+)/.exec(line);
     if (rtpmap) {
       const c = current.codecs.find((x) => x.payloadType === Number(rtpmap[1]));
@@ -72,10 +82,18 @@ export function parseSdp(sdp: string): SdpSummary {
       if (c) c.fmtp = fmtp[2];
     }
   }
+  for (const m of media) if (m.bundleOnly && !(m.mid !== null && bundled.has(m.mid))) m.bundleOnly = false;
+  const mids = new Set<string>();
+  for (const m of media) {
+    if (!Number.isInteger(m.port) || m.port < 0 || m.port > 65535) throw new SdpError(`malformed media line: the ${m.kind} section's port is not a port number`);
+    if (m.mid === null) continue;
+    if (mids.has(m.mid)) throw new SdpError(`two media sections share a=mid:${m.mid.slice(0, 32)} (each needs its own)`);
+    mids.add(m.mid);
+  }
   return { media };
 }
 
-const active = (m: SdpMedia) => m.port !== 0 && m.direction !== 'inactive';
+const active = (m: SdpMedia) => (m.port !== 0 || m.bundleOnly) && m.direction !== 'inactive';
 
 /** A WHIP offer: at least one audio or video section the client sends, in a codec we decode. */
 export function checkPublishOffer(sdp: string): { audio: boolean; video: boolean } {
@@ -86,17 +104,13 @@ export function checkPublishOffer(sdp: string): { audio: boolean; video: boolean
   if (recvOnly.length === sending.length) {
     throw new SdpError('the offer only receives media (recvonly); publish with sendonly or sendrecv');
   }
-  const audio = sending.find((m) => m.kind === 'audio' && m.direction !== 'recvonly');
-  const video = sending.find((m) => m.kind === 'video' && m.direction !== 'recvonly');
-  if (audio && !audio.codecs.some((c) => c.name === 'OPUS')) {
-    throw new SdpError('the audio section offers no Opus codec; the server decodes Opus', 'unsupported');
-  }
-  if (video && !video.codecs.some((c) => ['VP8', 'VP9', 'AV1'].includes(c.name))) {
-    throw new SdpError('the video section offers none of VP8, VP9, AV1; the server decodes those', 'unsupported');
-  }
   if (!sdp.includes('a=fingerprint:')) throw new SdpError('the offer has no DTLS fingerprint (a=fingerprint)');
   if (!sdp.includes('a=ice-ufrag:')) throw new SdpError('the offer has no ICE credentials (a=ice-ufrag)');
-  return { audio: Boolean(audio), video: Boolean(video) };
+  // Every section that is sent must be one the ingest decodes: never 201 and silence.
+  const { plan } = planIngest(sdp);
+  if (plan.refused.length) throw new SdpError(plan.refused.join('; '), 'unsupported');
+  if (!plan.audio && !plan.video) throw new SdpError('the offer sends no audio or video section the server can take', 'unsupported');
+  return { audio: Boolean(plan.audio), video: Boolean(plan.video) };
 }
 
 /** A WHEP offer: receives audio and/or video; video must allow a codec the mixer produces. */

@@ -16,6 +16,7 @@ if (!secret) fail('MCU_AUTH_SECRET is not set');
 if (!values.room || !(values.room === '*' || /^[A-Za-z0-9_-]{1,64}$/.test(values.room))) fail('--room must be a room name or *');
 if (!ROLES.includes(values.role as Role)) fail(`--role must be one of ${ROLES.join(', ')}`);
 const ttl = Number(values.ttl);
-if (!Number.isInteger(ttl) || ttl <= 0 || ttl > 30 * 86400) fail('--ttl must be a whole number of seconds up to 30 days');
+const maxTtl = Number(process.env.TOKEN_MAX_TTL_SEC || 86_400);
+if (!Number.isInteger(ttl) || ttl <= 0 || ttl > maxTtl) fail(`--ttl must be a whole number of seconds up to ${maxTtl} (TOKEN_MAX_TTL_SEC: the server refuses longer tokens)`);
 const now = Math.floor(Date.now() / 1000);
 console.log(signToken({ room: values.room!, role: values.role as Role, name: values.name, iat: now, exp: now + ttl, jti: randomUUID() }, secret!));

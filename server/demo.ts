@@ -9,12 +9,13 @@ const PEOPLE: Array<{ name: string; rgb: Rgb; hz: number }> = [
   { name: 'Linus', rgb: [60, 110, 220], hz: 880 },
 ];
 
-export async function startDemo(baseUrl: string, room = 'demo'): Promise<{ close(): Promise<void> }> {
+export async function startDemo(baseUrl: string, room = 'demo', headers: () => Record<string, string> = () => ({})): Promise<{ close(): Promise<void> }> {
   const people: SyntheticPublisher[] = [];
   for (const [i, who] of PEOPLE.entries()) {
     people.push(
       await SyntheticPublisher.start({
         whipUrl: `${baseUrl}/rooms/${room}/whip?name=${encodeURIComponent(who.name)}`,
+        headers: headers(),
         color: who.rgb,
         toneHz: who.hz,
         amplitude: 0.2,

@@ -3,7 +3,13 @@
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from './config.ts';
+import express from 'express';
+import { checkMetricsListener, loadConfig } from './config.ts';
+import { rnnoiseModel } from '../workers/mixer/voiceModel.ts';
+import { TokenService } from './auth/TokenService.ts';
+import { sameSecret } from './http/auth.ts';
+import { notFound, unauthorized } from '../pipeline/errors.ts';
+import { errorMiddleware } from './http/problems.ts';
 import { createApp } from './http/app.ts';
 import { RoomRegistry } from './rooms/RoomRegistry.ts';
 import { stopAllFfmpeg } from '../workers/ffmpeg/FfmpegProcess.ts';
@@ -11,6 +17,13 @@ import { Monitor } from './stats/Monitor.ts';
 import { readiness } from './readiness.ts';
 import { turnCredentials } from '../pipeline/auth/tokens.ts';
 import { Recordings } from './recordings/Recordings.ts';
+import { log } from '../workers/log.ts';
+import { projectPath } from '../workers/paths.ts';
+import { sweepStaleTempDirs } from '../workers/tmp.ts';
+import { ClusterNode } from './cluster/ClusterNode.ts';
+import { EdgeRelays } from './cluster/EdgeRelays.ts';
+import { CLUSTER_KEY_HEADER, FORWARDED_HEADER } from './cluster/forward.ts';
+import os from 'node:os';
 
 export interface RunningServer {
   url: string;
@@ -19,13 +32,27 @@ export interface RunningServer {
   monitor: Monitor;
   recordings: Recordings;
   server: http.Server;
+  /** The /metrics-only listener (METRICS_PORT), if any. */
+  metricsUrl: string | null;
+  /** Verifies and mints tokens; null in open mode (no MCU_AUTH_* key configured). */
+  tokens: TokenService | null;
+  /** CLUSTER=1: this node's registry and placement on Redis; null on a single node. */
+  cluster: ClusterNode | null;
   close(): Promise<void>;
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 
 export async function startServer(overrides: Partial<ReturnType<typeof loadConfig>> = {}): Promise<RunningServer> {
   const config = { ...loadConfig(), ...overrides };
+  checkMetricsListener(config);
+  // A configured RNNoise model that is missing fails here, not at the first room.
+  rnnoiseModel();
+  const tokens = await TokenService.create({
+    secret: config.authSecret,
+    publicKeyFile: config.authPublicKeyFile,
+    jwksUrl: config.authJwksUrl,
+    policy: { maxTtlSec: config.tokenMaxTtlSec, leewaySec: config.tokenLeewaySec },
+  });
   const turn = config.turn;
   // The server's own peer connections use the TURN servers too, with their own credentials.
   const iceServers = () =>
@@ -35,6 +62,7 @@ export async function startServer(overrides: Partial<ReturnType<typeof loadConfi
   const rooms = new RoomRegistry({
     idleMs: config.roomIdleMs,
     iceServers,
+    network: config.ice,
     maxRooms: config.limits.maxRooms,
     limits: { maxParticipants: config.limits.maxParticipantsPerRoom, maxSubscribers: config.limits.maxSubscribersPerRoom },
   });
@@ -46,17 +74,52 @@ export async function startServer(overrides: Partial<ReturnType<typeof loadConfi
     queue: config.recordingsQueue,
     recordingsDir: config.recordingsDir,
     publicUrl: () => config.publicUrl ?? `http://127.0.0.1:${port}`,
-    authSecret: config.authSecret,
+    authSecret: tokens?.mintSecret ?? null,
+    tokenMaxTtlSec: config.tokenMaxTtlSec,
   });
+  const publicUrl = () => config.publicUrl ?? `http://127.0.0.1:${port}`;
+  // Webinar edges pull the mix from the owner as a node (the cluster's key) with a subscriber
+  // token of this node's minting: valid on the owner when the nodes share MCU_AUTH_SECRET.
+  let cluster: ClusterNode | null = null;
+  const edges =
+    config.cluster && config.cluster.edges !== false
+      ? new EdgeRelays({
+          iceServers,
+          network: config.ice,
+          lingerMs: config.cluster.edgeLingerMs,
+          pullHeaders: (room) => ({
+            [FORWARDED_HEADER]: cluster?.id ?? '',
+            [CLUSTER_KEY_HEADER]: cluster?.key ?? '',
+            ...(tokens ? { authorization: `Bearer ${tokens.mint({ room, role: 'subscriber', name: `edge ${cluster?.id ?? ''}`, exp: Math.floor(Date.now() / 1000) + Math.min(3600, config.tokenMaxTtlSec) })}` } : {}),
+          }),
+        })
+      : null;
+  cluster = config.cluster
+    ? new ClusterNode({
+        redisUrl: config.redisUrl,
+        nodeId: () => config.cluster!.nodeId ?? `${os.hostname()}:${port}`,
+        url: publicUrl,
+        region: config.cluster.region,
+        maxRooms: config.limits.maxRooms,
+        rooms,
+        redirect: config.cluster.redirect,
+        edges,
+      })
+    : null;
   const app = createApp({
+    cluster,
     rooms,
     monitor,
     recordings,
     hlsIdleMs: config.hlsIdleMs,
-    staticDir: path.join(here, 'static'),
+    staticDir: projectPath('server', 'static'),
     ready: () => readiness(config),
-    authSecret: config.authSecret,
+    tokens,
+    metricsToken: config.metricsToken,
+    streamTargetsAllow: config.streamTargetsAllow,
     turn: config.turn,
+    corsOrigins: config.corsOrigins,
+    iceNetwork: config.ice,
     sessionRate: { perSec: config.limits.sessionsPerSecPerClient, burst: config.limits.sessionBurstPerClient },
   });
   const server = http.createServer({ maxHeaderSize: 16 * 1024 }, app);
@@ -70,20 +133,61 @@ export async function startServer(overrides: Partial<ReturnType<typeof loadConfi
     });
   });
   port = (server.address() as { port: number }).port;
+  if (cluster) {
+    try {
+      await cluster.start();
+    } catch (err) {
+      server.close();
+      await Promise.all([cluster.close(), rooms.close(), recordings.close()]);
+      monitor.close();
+      throw new Error(`CLUSTER=1 but Redis (${config.redisUrl}) is not reachable: ${(err as Error).message}`);
+    }
+  }
+  const metricsServer = config.metricsPort === null ? null : await listenMetrics(monitor, config.metricsPort, config.metricsHost, config.metricsToken);
+  const metricsUrl = metricsServer ? `http://${hostForUrl(config.metricsHost)}:${(metricsServer.address() as { port: number }).port}/metrics` : null;
   let closing: Promise<void> | null = null;
   const close = () => {
     if (closing) return closing;
     closing = (async () => {
+      // Other nodes stop sending requests here before the rooms go.
+      await cluster?.close();
       server.closeAllConnections?.();
-      await new Promise<void>((r) => server.close(() => r()));
+      metricsServer?.closeAllConnections?.();
+      await Promise.all([server, metricsServer].map((s) => s && new Promise<void>((r) => s.close(() => r()))));
       monitor.close();
       await rooms.close();
       await recordings.close();
-      await stopAllFfmpeg();
+      // Only what this server owns: another server in the same process (tests, a cluster node
+      // beside an edge) keeps its rooms, decoders and encoders.
     })();
     return closing;
   };
-  return { url: `http://127.0.0.1:${port}`, port, rooms, monitor, recordings, server, close };
+  return { url: `http://127.0.0.1:${port}`, port, rooms, monitor, recordings, server, metricsUrl, tokens, cluster, close };
+}
+
+const hostForUrl = (h: string) => (h.includes(':') ? `[${h}]` : h);
+
+/**
+ * METRICS_PORT: /metrics alone on a listener of its own, for scrapers on the operator's
+ * network. With METRICS_TOKEN it asks for that bearer; without, config allows it only on a
+ * loopback or private address (checkMetricsListener).
+ */
+async function listenMetrics(monitor: Monitor, port: number, host: string, token: string | null): Promise<http.Server> {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/metrics', async (req, res) => {
+    const m = /^Bearer +(\S+)$/i.exec(req.get('authorization') ?? '');
+    if (token && !(m && sameSecret(m[1], token))) throw unauthorized('this listener needs METRICS_TOKEN as a bearer token');
+    res.set('Content-Type', monitor.registry.contentType).send(await monitor.metrics());
+  });
+  app.use((req, _res, next) => next(notFound(`only /metrics is served on this port, not ${req.path}`)));
+  app.use(errorMiddleware(log.child({ component: 'metrics-http' }), 1024));
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
 }
 
 async function main(): Promise<void> {
@@ -91,30 +195,49 @@ async function main(): Promise<void> {
   try {
     config = loadConfig();
   } catch (err) {
-    console.error(`[config] ${(err as Error).message}`);
+    log.fatal(`invalid configuration: ${(err as Error).message}`);
     process.exit(2);
   }
+  const swept = sweepStaleTempDirs();
+  if (swept) log.info({ removed: swept }, 'removed temporary files of processes that are gone');
   const running = await startServer(config);
-  console.log(`[mcu] listening on http://${config.host}:${running.port}`);
-  if (!config.authSecret) {
-    console.warn('[mcu] WARNING: OPEN MODE. MCU_AUTH_SECRET is not set: anyone who can reach this server can publish, watch, record and administer. Set it for any deployment.');
+  log.info({ host: config.host, port: running.port, ice: config.ice }, `listening on http://${config.host}:${running.port}`);
+  if (running.metricsUrl) log.info({ metrics: running.metricsUrl }, 'metrics listener');
+  if (!config.authSecret && !config.authPublicKeyFile && !config.authJwksUrl) {
+    log.warn('OPEN MODE: MCU_AUTH_SECRET is not set: anyone who can reach this server can publish, watch, record and administer. Set it for any deployment.');
   }
   let demo: { close(): Promise<void> } | null = null;
   if (config.demo) {
     const { startDemo } = await import('./demo.ts');
-    demo = await startDemo(running.url);
-    console.log(`[mcu] demo room running: open http://localhost:${running.port}/ and watch room "demo"`);
+    // With tokens on, the demo's publishers hold short-lived publisher tokens like any client.
+    const tokens = running.tokens;
+    const bearer = tokens
+      ? () => ({ Authorization: `Bearer ${tokens.mint({ room: 'demo', role: 'publisher', exp: Math.floor(Date.now() / 1000) + 3600 })}` })
+      : () => ({});
+    // The demo's voices are synthetic tones, which a speech denoiser takes for noise: off here.
+    await running.rooms.getOrCreate('demo', { audio: { denoise: false } });
+    demo = await startDemo(running.url, 'demo', bearer);
+    log.info(`demo room running: open http://localhost:${running.port}/ and watch room "demo"`);
   }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`[mcu] ${signal}: closing sessions and mixers`);
+    // Cluster: SIGTERM drains first (no new rooms here) until the rooms end or DRAIN_TIMEOUT_MS.
+    if (signal === 'SIGTERM' && running.cluster && config.cluster!.drainMs > 0) {
+      log.info({ rooms: running.rooms.size, drainMs: config.cluster!.drainMs }, 'draining: no new rooms, waiting for the rooms here to end');
+      await running.cluster.drain();
+      const until = Date.now() + config.cluster!.drainMs;
+      while (running.rooms.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 500));
+    }
+    log.info({ signal }, 'closing sessions and mixers');
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
     await demo?.close().catch(() => {});
     await running.close();
-    console.log('[mcu] stopped');
+    // Process exit: anything a bug left behind goes too (the server closed what it owns).
+    await stopAllFfmpeg();
+    log.info('stopped');
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -123,7 +246,7 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().catch((err) => {
-    console.error('[mcu] failed to start:', err);
+    log.fatal({ err }, 'failed to start');
     process.exit(1);
   });
 }

@@ -20,7 +20,11 @@ async function refresh(): Promise<void> {
         const a = document.createElement('a');
         a.href = `/rooms/${encodeURIComponent(r.name)}`;
         a.textContent = `${r.name} — ${r.participants} in the call, ${r.subscriptions} watching`;
-        li.append(a);
+        // The room page takes individual tracks when the browser can; this link forces the composite.
+        const mix = document.createElement('a');
+        mix.href = `/rooms/${encodeURIComponent(r.name)}?mode=mix`;
+        mix.textContent = 'composite';
+        li.append(a, ' · ', mix);
         return li;
       }),
     );

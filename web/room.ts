@@ -1,6 +1,10 @@
-// The room page: join with camera and microphone (WHIP), watch the mix (WHEP, linked to your
+// The room page: join with camera and microphone (WHIP), watch the others (WHEP, linked to your
 // own session so you do not hear yourself), see who is there and who speaks (SSE), mute,
 // stop video, switch layout, leave; reconnect after a network blip. Standard APIs only.
+// Watching is individual tracks (the speakers' own video, tiles laid out here: web/tracks.ts)
+// when the browser can, else the server's composite; `?mode=mix` forces the composite.
+
+import { chooseMode, TRACK_SLOTS, TrackTiles, type ViewMode } from './tracks.ts';
 
 type Status = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'failed';
 
@@ -20,6 +24,9 @@ let leaving = false;
 let retries = 0;
 let retryTimer: number | undefined;
 let displayName = '';
+/** How this page watches; a server that refuses individual tracks turns it to 'mix' for good. */
+let mode: ViewMode = chooseMode(location.search);
+let tiles: TrackTiles | null = null;
 
 function setStatus(s: Status, detail = ''): void {
   const el = $('status');
@@ -32,8 +39,12 @@ function authHeaders(): Record<string, string> {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
+/** The server's /config, fetched once when the page loads (not on the click's path). */
+let config: Promise<{ turn?: boolean }> | null = null;
+const serverConfig = () => (config ??= fetch('/config').then((r) => r.json()).catch(() => ((config = null), { turn: false })));
+
 async function iceServers(): Promise<RTCIceServer[]> {
-  const cfg = await fetch('/config').then((r) => r.json()).catch(() => ({ turn: false }));
+  const cfg = await serverConfig();
   if (!cfg.turn) return [];
   const res = await fetch(`/rooms/${roomName}/whip`, { method: 'OPTIONS', headers: authHeaders() });
   const link = res.headers.get('Link') ?? '';
@@ -61,24 +72,26 @@ async function gathered(pc: RTCPeerConnection): Promise<void> {
   });
 }
 
-/** POSTs an offer; returns [answer, session URL]. Throws an Error with the server's message. */
+/** POSTs an offer; returns [answer, session URL]. Throws an Error with the server's message (and `status`). */
 async function negotiate(pc: RTCPeerConnection, url: string): Promise<[string, string]> {
   await pc.setLocalDescription(await pc.createOffer());
   await gathered(pc);
+  const offered = pc.localDescription!.sdp;
   let res: Response;
   try {
-    res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...authHeaders() }, body: pc.localDescription!.sdp });
+    res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...authHeaders() }, body: offered });
   } catch {
     throw new Error('the server is unreachable');
   }
   if (res.status !== 201) {
     const body = await res.json().catch(() => ({ message: res.statusText }));
     if (res.status === 401) throw new Error(`a token is needed (${body.message}); add #token=… to the address`);
-    throw new Error(`${res.status}: ${body.message}`);
+    throw Object.assign(new Error(`${res.status}: ${body.message}`), { status: res.status });
   }
   const answer = await res.text();
   await pc.setRemoteDescription({ type: 'answer', sdp: answer });
-  return [answer, new URL(res.headers.get('Location')!, location.href).toString()];
+  const sessionUrl = new URL(res.headers.get('Location')!, location.href).toString();
+  return [answer, sessionUrl];
 }
 
 function watchConnection(pc: RTCPeerConnection): void {
@@ -135,20 +148,53 @@ async function connect(): Promise<void> {
     [, whipUrl] = await negotiate(pub, `/rooms/${roomName}/whip?name=${encodeURIComponent(displayName)}`);
     participant = whipUrl.split('/').pop()!;
   }
-  sub = new RTCPeerConnection({ iceServers: servers });
-  sub.addTransceiver('video', { direction: 'recvonly' });
-  sub.addTransceiver('audio', { direction: 'recvonly' });
-  const stream = new MediaStream();
-  sub.addEventListener('track', (e) => {
-    stream.addTrack(e.track);
-    const v = $<HTMLVideoElement>('mix');
-    v.srcObject = stream;
-    void v.play().catch(() => {});
-  });
-  watchConnection(sub);
-  [, whepUrl] = await negotiate(sub, `/rooms/${roomName}/whep${participant ? `?participant=${participant}` : ''}`);
+  if (mode === 'tracks') {
+    try {
+      await subscribe(servers, participant, 'tracks');
+    } catch (e) {
+      // A server that cannot forward tracks (an older one, or an offer it refuses): the mix.
+      const status = (e as { status?: number }).status;
+      if (status !== 400 && status !== 415 && status !== 501) throw e;
+      console.warn(`individual tracks refused (${(e as Error).message}); watching the mix`);
+      mode = 'mix';
+      sub?.close();
+      await subscribe(servers, participant, 'mix');
+    }
+  } else {
+    await subscribe(servers, participant, 'mix');
+  }
   document.body.dataset.participant = participant;
   listen();
+}
+
+/** The WHEP session: N individual tracks + the audio mix, or the composite. */
+async function subscribe(servers: RTCIceServer[], participant: string, as: ViewMode): Promise<void> {
+  document.body.dataset.mode = as;
+  $('mode').textContent = as === 'tracks' ? 'individual tracks' : 'composite';
+  $('mix').hidden = as === 'tracks';
+  $('tiles').hidden = as === 'mix';
+  sub = new RTCPeerConnection({ iceServers: servers });
+  const query = new URLSearchParams();
+  if (participant) query.set('participant', participant);
+  if (as === 'tracks') {
+    tiles = new TrackTiles($('tiles'), $<HTMLAudioElement>('mix-audio'));
+    tiles.attach(sub, TRACK_SLOTS);
+    query.set('tracks', String(TRACK_SLOTS));
+  } else {
+    tiles = null;
+    sub.addTransceiver('video', { direction: 'recvonly' });
+    sub.addTransceiver('audio', { direction: 'recvonly' });
+    const stream = new MediaStream();
+    sub.addEventListener('track', (e) => {
+      stream.addTrack(e.track);
+      const v = $<HTMLVideoElement>('mix');
+      v.srcObject = stream;
+      void v.play().catch(() => {});
+    });
+  }
+  watchConnection(sub);
+  const q = query.toString();
+  [, whepUrl] = await negotiate(sub, `/rooms/${roomName}/whep${q ? `?${q}` : ''}`);
 }
 
 function listen(): void {
@@ -157,8 +203,14 @@ function listen(): void {
   events = new EventSource(`/rooms/${roomName}/events${q}`);
   const refresh = () => void refreshPeople();
   for (const type of ['participant-joined', 'participant-left', 'layout-changed']) events.addEventListener(type, refresh);
+  // Which participant each of our slots shows (the server sends the current slots on connect too).
+  events.addEventListener('tracks-changed', (e) => {
+    const d = JSON.parse((e as MessageEvent).data);
+    if (tiles && whepUrl && d.subscriptionId === whepUrl.split('/').pop()) tiles.apply(d.slots);
+  });
   events.addEventListener('speaker-changed', (e) => {
     const { participantId } = JSON.parse((e as MessageEvent).data);
+    tiles?.markSpeaker(participantId);
     document.querySelectorAll('#people li').forEach((li) => li.classList.toggle('speaking', (li as HTMLElement).dataset.id === participantId));
     $('speaker').textContent = JSON.parse((e as MessageEvent).data).name ?? '';
   });
@@ -170,10 +222,14 @@ async function refreshPeople(): Promise<void> {
   const info = await res.json();
   const list = $('people');
   list.replaceChildren(
-    ...info.participants.map((p: { id: string; name: string; audio: boolean; video: boolean }) => {
+    ...info.participants.map((p: { id: string; name: string; audio: boolean; video: boolean; voice?: Record<string, number | boolean | null> }) => {
       const li = document.createElement('li');
       li.dataset.id = p.id;
-      li.textContent = `${p.name}${p.id === document.body.dataset.participant ? ' (you)' : ''}${p.video ? '' : ' · no video'}`;
+      // Voice levels (docs/ARCHITECTURE.md, "Voice processing"): in → after processing, noise reduction.
+      const v = p.voice;
+      const db = (x: unknown) => (typeof x === 'number' ? `${Math.round(x)} dB` : '–');
+      const voice = v ? (v.processing ? ` · ${db(v.inputDb)} → ${db(v.processedDb)}, NR ${db(v.noiseReductionDb)}` : ' · audio untouched') : '';
+      li.textContent = `${p.name}${p.id === document.body.dataset.participant ? ' (you)' : ''}${p.video ? '' : ' · no video'}${voice}`;
       if (p.id === info.activeSpeaker) li.classList.add('speaking');
       return li;
     }),
@@ -234,6 +290,7 @@ function init(): void {
     return;
   }
   if (token) sessionStorage.setItem(`mcu-token:${roomName}`, token);
+  void serverConfig();
   $('room-name').textContent = roomName;
   $('join').addEventListener('click', () => void join(false));
   $('watch').addEventListener('click', () => void join(true));

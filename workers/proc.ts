@@ -33,3 +33,27 @@ export function childPids(pid: number): number[] {
     return [];
   }
 }
+
+/** Local UDP ports (IPv4) of the sockets `pid` holds open; empty if it is gone. */
+export function udpPortsOf(pid: number): Set<number> {
+  const ports = new Set<number>();
+  try {
+    const inodes = new Set<string>();
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]);
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+    const lines = fs.readFileSync(`/proc/${pid}/net/udp`, 'utf8').split('\n').slice(1);
+    for (const line of lines) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && inodes.has(f[9])) ports.add(parseInt(f[1].split(':')[1], 16));
+    }
+  } catch {
+    /* gone */
+  }
+  return ports;
+}

@@ -4,6 +4,7 @@
 // `negotiate` is WHIP (POST the offer) or, for the direct-call floor, a local answerer.
 
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket } from 'werift';
+import '../../workers/weriftDtlsFix.ts'; // werift's DTLS client survives a repeated HelloVerifyRequest
 import { exchangeSdp } from '../../workers/clients/webrtc.ts';
 import { FIXTURE_FPS } from './fixtures.ts';
 
@@ -14,6 +15,8 @@ export interface RtpPublisherOptions {
   audio: Buffer[] | null;
   /** Offer → answer: WHIP, or a local peer. */
   negotiate: (offer: string) => Promise<string>;
+  /** On a PLI, jump the loop to its next keyframe (a pre-encoded stream's way to answer one). */
+  keyframeOnPli?: boolean;
 }
 
 export class RtpPublisher {
@@ -26,7 +29,13 @@ export class RtpPublisher {
   readonly frameSentAt = new Map<number, number>();
   /** Wall times at which a beep's first packet was sent. */
   readonly beepSentAt: number[] = [];
+  /** Wall time each audio packet was sent, by RTP timestamp (the last 200). */
+  readonly audioSentAt = new Map<number, number>();
   framesSent = 0;
+  /** PLIs received from the server. */
+  plisReceived = 0;
+  /** Set by a PLI (keyframeOnPli): the next frame sent is the loop's next keyframe. */
+  private keyframeWanted = false;
   location = '';
   /** The audio loop being sent (setAudio swaps it without a gap in the stream). */
   private audio: Buffer[] | null;
@@ -45,7 +54,13 @@ export class RtpPublisher {
     const p = new RtpPublisher(o);
     try {
       if (o.audio) p.pc.addTransceiver(p.audioTrack, { direction: 'sendonly' });
-      if (o.video) p.pc.addTransceiver(p.videoTrack, { direction: 'sendonly' });
+      if (o.video) {
+        const t = p.pc.addTransceiver(p.videoTrack, { direction: 'sendonly' });
+        t.sender.onPictureLossIndication.subscribe(() => {
+          p.plisReceived++;
+          if (o.keyframeOnPli) p.keyframeWanted = true;
+        });
+      }
       await p.pc.setLocalDescription(await p.pc.createOffer());
       await new Promise<void>((resolve) => {
         if (p.pc.iceGatheringState === 'complete') return resolve();
@@ -67,9 +82,10 @@ export class RtpPublisher {
   }
 
   /** WHIP publish to `url`. */
-  static async whip(url: string, video: Buffer[] | null, audio: Buffer[] | null): Promise<RtpPublisher> {
+  static async whip(url: string, video: Buffer[] | null, audio: Buffer[] | null, opts: { keyframeOnPli?: boolean } = {}): Promise<RtpPublisher> {
     let location = '';
     const p = await RtpPublisher.start({
+      ...opts,
       video,
       audio,
       negotiate: async (offer) => {
@@ -87,6 +103,8 @@ export class RtpPublisher {
     const start = performance.now();
     let n = 0;
     let k = 0;
+    /** Loop frames skipped by keyframe jumps (the stream's timestamps go on from n). */
+    let skip = 0;
     let seqV = 0;
     let seqA = 0;
     const video = this.o.video;
@@ -95,7 +113,13 @@ export class RtpPublisher {
       if (this.closed) return;
       const now = performance.now();
       while (video && start + (n * 1000) / FIXTURE_FPS <= now) {
-        const i = n % video.length;
+        if (this.keyframeWanted) {
+          this.keyframeWanted = false;
+          let j = (n + skip) % video.length;
+          const from = j;
+          while ((video[j][0] & 0x01) !== 0 && (j = (j + 1) % video.length) !== from) skip++;
+        }
+        const i = (n + skip) % video.length;
         const frame = video[i];
         const ts = (n * (90000 / FIXTURE_FPS)) >>> 0;
         for (let off = 0, first = true; off < frame.length; first = false) {
@@ -112,6 +136,8 @@ export class RtpPublisher {
         const i = k % audio.length;
         const header = new RtpHeader({ payloadType: 111, sequenceNumber: seqA++ & 0xffff, timestamp: (k * 960) >>> 0, marker: false });
         this.audioTrack.writeRtp(new RtpPacket(header, audio[i]));
+        this.audioSentAt.set(header.timestamp, performance.now());
+        if (this.audioSentAt.size > 200) this.audioSentAt.delete(this.audioSentAt.keys().next().value!);
         if (i % 50 === 0) {
           this.beepSentAt.push(performance.now());
           if (this.beepSentAt.length > 200) this.beepSentAt.shift();

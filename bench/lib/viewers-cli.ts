@@ -1,15 +1,92 @@
 // Many RTP-counting WHEP viewers (werift, no decoding) as their own process, so their CPU is
 // not counted as the server's. Reads commands on stdin, answers one JSON line each:
 //   add N     → connects N more viewers      → {"viewers": total, "failed": n}
-//   report    → per-viewer packet counts     → {"video": [...], "audio": [...]}
+//   report    → per-viewer packet counts and, since the last report, video packets received /
+//               expected (from the sequence numbers) and the p95 of the fan-out delay: how
+//               long after the first viewer of this process got a packet each viewer got its
+//               copy, ms (viewers of one stable source share its sequence numbers: the
+//               server's continuity rewrite starts at offset 0)
+//               → {"video": [...], "audio": [...], "received": [...], "expected": [...], "delayP95Ms": n}
 //   node --import tsx bench/lib/viewers-cli.ts WHEP_URL [VP8|H264]
+//
+// Light: once SRTP is up, a viewer counts the packets from their clear-text RTP header and
+// skips the decryption (werift's SRTP costs ~50 µs a packet, which would make the load
+// generator, not the server, the bottleneck on a small box). RTCP keeps flowing.
 
 import readline from 'node:readline';
-import { WhepRtpClient, type VideoCodecName } from '../../workers/clients/WhepRtpClient.ts';
+import { SrtpAuthenticationError } from 'werift';
+import { WhepRtpClient, WHEP_RTP_CODECS, type VideoCodecName } from '../../workers/clients/WhepRtpClient.ts';
 
 const [url, codec = 'VP8'] = process.argv.slice(2);
-const viewers: WhepRtpClient[] = [];
+const videoPt = WHEP_RTP_CODECS[codec as VideoCodecName].payloadType;
+const SKIP = Object.create(SrtpAuthenticationError.prototype) as Error;
+
+interface Counted {
+  client: WhepRtpClient;
+  video: number;
+  audio: number;
+  /** Extended highest and first sequence number seen (video). */
+  first: number;
+  highest: number;
+  markReceived: number;
+  markExpected: number;
+}
+const viewers: Counted[] = [];
 let failed = 0;
+/** First arrival of each packet (RTP timestamp and sequence number) in this process, ms. */
+const firstArrival = new Map<number, number>();
+let delays = new Float64Array(1 << 16);
+let nDelays = 0;
+
+function onVideo(v: Counted, data: Buffer): void {
+  const now = performance.now();
+  const seq = data.readUInt16BE(2);
+  const ts = data.readUInt32BE(4);
+  const key = ts * 65536 + seq;
+  v.video++;
+
+  if (v.first < 0) v.first = v.highest = seq;
+  else {
+    const d = (seq - (v.highest & 0xffff)) & 0xffff;
+    if (d < 0x8000) v.highest += d;
+  }
+  const t0 = firstArrival.get(key);
+  if (t0 === undefined) {
+    firstArrival.set(key, now);
+    if (firstArrival.size > 16384) firstArrival.delete(firstArrival.keys().next().value as number);
+  } else {
+    if (nDelays === delays.length) {
+      const bigger = new Float64Array(delays.length * 2);
+      bigger.set(delays);
+      delays = bigger;
+    }
+    delays[nDelays++] = now - t0;
+  }
+}
+
+/** Counts from the clear-text header instead of decrypting, once the SRTP session exists. */
+function lighten(v: Counted): void {
+  const dtls = v.client.pc.getTransceivers()[0]?.receiver.dtlsTransport as any;
+  const patch = () => {
+    if (!dtls?.srtp) return false;
+    dtls.srtp.decrypt = (data: Buffer) => {
+      const pt = data[1] & 0x7f;
+      if (pt === videoPt) onVideo(v, data);
+      else v.audio++;
+      throw SKIP;
+    };
+    return true;
+  };
+  if (patch()) return;
+  const timer = setInterval(() => patch() && clearInterval(timer), 20);
+  v.client.once('gone', () => clearInterval(timer));
+}
+
+function p95(values: Float64Array, n: number): number | null {
+  if (!n) return null;
+  const a = values.subarray(0, n).sort();
+  return Math.round(a[Math.min(n - 1, Math.floor(n * 0.95))] * 100) / 100;
+}
 
 const rl = readline.createInterface({ input: process.stdin });
 for await (const line of rl) {
@@ -20,12 +97,33 @@ for await (const line of rl) {
       const batch = await Promise.allSettled(
         Array.from({ length: Math.min(5, n - i) }, () => WhepRtpClient.connect({ url, codec: codec as VideoCodecName })),
       );
-      for (const r of batch) r.status === 'fulfilled' ? viewers.push(r.value) : failed++;
+      for (const r of batch) {
+        if (r.status !== 'fulfilled') {
+          failed++;
+          continue;
+        }
+        const v: Counted = { client: r.value, video: 0, audio: 0, first: -1, highest: -1, markReceived: 0, markExpected: 0 };
+        r.value.on('video', (rtp) => onVideo(v, rtp.serialize()));
+        r.value.on('audio', () => v.audio++);
+        lighten(v);
+        viewers.push(v);
+      }
     }
     console.log(JSON.stringify({ viewers: viewers.length, failed }));
   } else if (cmd === 'report') {
-    console.log(JSON.stringify({ video: viewers.map((v) => v.videoPackets), audio: viewers.map((v) => v.audioPackets) }));
+    const received: number[] = [];
+    const expected: number[] = [];
+    for (const v of viewers) {
+      const exp = v.first < 0 ? 0 : v.highest - v.first + 1;
+      received.push(v.video - v.markReceived);
+      expected.push(exp - v.markExpected);
+      v.markReceived = v.video;
+      v.markExpected = exp;
+    }
+    const delayP95Ms = p95(delays, nDelays);
+    nDelays = 0;
+    console.log(JSON.stringify({ video: viewers.map((v) => v.video), audio: viewers.map((v) => v.audio), received, expected, delayP95Ms }));
   } else if (cmd === 'quit') break;
 }
-await Promise.all(viewers.map((v) => v.close()));
+await Promise.all(viewers.map((v) => v.client.close()));
 process.exit(0);

@@ -46,10 +46,15 @@ export interface LayoutRequest {
   fit: FitMode;
   /** Tiles at most, large one included (default and ceiling 16). */
   maxTiles?: number;
+  /**
+   * Where each participant's picture actually is inside its `source`-sized frame (the
+   * decoder letterboxes pictures of other aspects). Absent: the whole frame.
+   */
+  content?: ReadonlyMap<string, Rect>;
 }
 
 export interface TileOut extends Tile {
-  /** Part of the source shown (source pixels) in crop mode; null in fit mode. */
+  /** Part of the source frame shown (source pixels): the crop window, or the picture inside a letterboxed frame; null for the whole frame. */
   crop: Rect | null;
   large: boolean;
 }
@@ -71,9 +76,24 @@ export function cropFor(source: Size, cell: Size): Rect {
   return { x: even((source.width - width) / 2), y: even((source.height - height) / 2), width, height };
 }
 
+/** The participant's picture inside its frame (the whole frame unless told otherwise). */
+export function contentOf(req: LayoutRequest, participantId: string): Rect {
+  const c = req.content?.get(participantId);
+  return c && c.width > 0 && c.height > 0 ? c : { x: 0, y: 0, ...req.source };
+}
+
+/**
+ * fit: the picture's own aspect, letterboxed in its cell; only the picture is shown (never the
+ * decoder's bars). crop: the cell filled from the picture alone, the overflow cut.
+ */
 function place(participantId: string, cell: Rect, req: LayoutRequest, large: boolean): TileOut {
-  if (req.fit === 'crop') return { participantId, cell, video: { ...cell }, crop: cropFor(req.source, cell), large };
-  return { participantId, cell, video: fitInside(req.source, cell), crop: null, large };
+  const content = contentOf(req, participantId);
+  const whole = content.x === 0 && content.y === 0 && content.width === req.source.width && content.height === req.source.height;
+  if (req.fit === 'crop') {
+    const c = cropFor(content, cell);
+    return { participantId, cell, video: { ...cell }, crop: { ...c, x: c.x + content.x, y: c.y + content.y }, large };
+  }
+  return { participantId, cell, video: fitInside(content, cell), crop: whole ? null : { ...content }, large };
 }
 
 /** Who is shown when not everyone fits: recent speakers first, then join order; result in join order. */
@@ -135,7 +155,7 @@ export function computeLayout(req: LayoutRequest): LayoutOut {
     thumbs = others.map((_, i) => ({ x: left + i * thumbW, y: stripY, width: thumbW, height: thumbH }));
   } else {
     const columnX = evenDown(canvas.width - thumbW);
-    main = fitInside(req.source, { x: 0, y: 0, width: columnX, height: canvas.height });
+    main = fitInside(contentOf(req, lead), { x: 0, y: 0, width: columnX, height: canvas.height });
     const top = even((canvas.height - others.length * thumbH) / 2);
     thumbs = others.map((_, i) => ({ x: columnX, y: top + i * thumbH, width: thumbW, height: thumbH }));
   }

@@ -2,7 +2,7 @@
 // else: a recording part (WebM or fragmented MP4), the joined recording, an HLS ladder, an RTMP
 // push. Pure: SDP text and argv only; workers/media/RtpRemux.ts runs them.
 
-import type { FfmpegSpec } from '../mixer/graph.ts';
+import type { FfmpegSpec } from '../ffmpeg/spec.ts';
 
 export type VideoCodecName = 'VP8' | 'H264';
 
@@ -38,7 +38,7 @@ export function recordingVideoCodec(format: RecordingFormat): VideoCodecName {
   return format === 'mp4' ? 'H264' : 'VP8';
 }
 
-const GLOBAL = ['-hide_banner', '-nostats', '-loglevel', process.env.REMUX_LOGLEVEL ?? 'warning', '-nostdin', '-y'];
+const GLOBAL = ['-hide_banner', '-nostats', '-loglevel', 'warning', '-nostdin', '-y'];
 
 /** The SDP input: RTP over UDP on loopback, with enough reordering room for a burst. */
 export function sdpInput(sdpPath: string): FfmpegSpec['inputs'][number] {
@@ -132,23 +132,30 @@ export function hlsSpec(sdpPath: string, dir: string, variants: HlsVariant[], se
     '-hls_flags', 'delete_segments+independent_segments+program_date_time+temp_file',
     '-hls_segment_type', 'mpegts',
     '-master_pl_name', HLS_PLAYLIST,
-    // Tab-separated: fluent-ffmpeg splits option values at spaces.
-    '-var_stream_map', variants.map((v, i) => `v:${i},a:${i},name:${v.name}`).join('\t'),
+    '-var_stream_map', variants.map((v, i) => `v:${i},a:${i},name:${v.name}`).join(' '),
     '-hls_segment_filename', `${dir}/%v_%05d.ts`,
   );
   return { globalOptions: GLOBAL, inputs: [sdpInput(sdpPath)], filterComplex: '', outputs: [{ url: `${dir}/stream_%v.m3u8`, options }] };
 }
 
-/** An RTMP push (FLV): the 720p H.264 rung copied, AAC audio; progress on stderr. */
-export function rtmpSpec(sdpPath: string, url: string): FfmpegSpec {
+/**
+ * An RTMP push (FLV): the 720p H.264 rung copied, AAC audio; progress on stderr. FFmpeg speaks
+ * RTMP to a relay on loopback (`relayPort`, owned by the server, which connects to the target);
+ * the application, stream key and tcUrl come from a preset file (`presetPath`, see
+ * pipeline/net/pushTargets.ts rtmpPreset), so nothing secret is on the command line.
+ */
+export function rtmpSpec(sdpPath: string, presetPath: string, relayPort: number): FfmpegSpec {
   return {
     globalOptions: [...GLOBAL, '-progress', 'pipe:2', '-stats_period', '1'],
     inputs: [sdpInput(sdpPath)],
     filterComplex: '',
     outputs: [
       {
-        url,
-        options: ['-map', '0:v:0', '-map', '0:a:0', '-c:v', 'copy', '-c:a', 'aac', '-ac', '2', '-b:a', '128k', '-f', 'flv', '-flvflags', 'no_duration_filesize'],
+        url: `rtmp://127.0.0.1:${relayPort}`,
+        options: [
+          '-map', '0:v:0', '-map', '0:a:0', '-c:v', 'copy', '-c:a', 'aac', '-ac', '2', '-b:a', '128k',
+          '-fpre', presetPath, '-f', 'flv', '-flvflags', 'no_duration_filesize',
+        ],
       },
     ],
   };

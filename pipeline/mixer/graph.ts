@@ -5,16 +5,20 @@
 //   input 0        tiny VP8 "trigger" stream paced by Node: the canvas and the clock. Its
 //                  keyframes become the composite's keyframes (-force_key_frames source).
 //   inputs 1..C    raw yuv420p video per slot, normalised by Node to `slotSize`
-//   inputs C+1..2C raw s16le mono 48 kHz audio per slot
+//   inputs C+1..   one trigger per rung
 //   video: trigger → zmq (runtime commands) → scale to canvas → overlay each slot's
 //          scale@sK output at overlay@oK → VP8 → RTP
-//   audio: amerge of every slot → asplit → pan: one full mix + one mix-minus per slot
-//          → Opus → RTP each
+//   audio: not here. The mix, mix-minus and Opus run in a process of their own
+//          (audioGraph.ts), so video work never delays them.
 // Slots never change while the process lives: joins, leaves and layout changes are
 // commands (scale size, overlay position, enable), so subscribers never see a restart.
 
 import type { Rect, Size } from '../layout/geometry.ts';
 import type { RungSpec } from '../ladder.ts';
+import type { FfmpegInput, FfmpegOutput, FfmpegSpec } from '../ffmpeg/spec.ts';
+import type { MixerCommand } from './command.ts';
+
+export { specToArgv, type FfmpegInput, type FfmpegOutput, type FfmpegSpec } from '../ffmpeg/spec.ts';
 
 export interface MixerSettings {
   canvas: Size;
@@ -25,6 +29,12 @@ export interface MixerSettings {
   audioBitrateKbps: number;
   /** Background colour of the canvas, as FFmpeg colour syntax (used for the trigger). */
   background: string;
+  /** RNNoise model file for each slot's arnndn; null or absent: afftdn (see pipeline/audio/voice.ts). */
+  denoiseModel?: string | null;
+  /** false: no voice chain at all (VOICE_PROCESSING=off; the CPU baseline of bench/voice.ts). */
+  voiceChain?: boolean;
+  /** libvpx threads per VP8 rung (MIXER_VP8_THREADS); VP8_THREADS when absent. */
+  vp8Threads?: number;
 }
 
 export const DEFAULT_MIXER_SETTINGS: MixerSettings = {
@@ -50,9 +60,6 @@ export interface MixerEndpoints {
   socketDir: string;
   /** One port per encoded rung (same order as the rungs). */
   rungRtpPorts: number[];
-  fullMixRtpPort: number;
-  /** One port per slot: the mix-minus that slot's participant hears. */
-  mixMinusRtpPorts: number[];
 }
 
 export interface SlotPlacement {
@@ -63,35 +70,38 @@ export interface SlotPlacement {
   crop?: Rect;
 }
 
-export interface FfmpegInput {
-  url: string;
-  options: string[];
-}
 
-export interface FfmpegOutput {
-  url: string;
-  options: string[];
+/**
+ * libvpx's speed for the rungs' VP8: negative = that speed, fixed. A positive value (it was 8)
+ * lets libvpx pick its own speed from how long frames take against (16 - n)/16 of the frame
+ * period, so it spent more CPU whenever the box had some to spare. Measured on a natural
+ * picture under a slow pan and zoom, 720p 1500k, paced in real time: 8 → 0.68 core, SSIM 0.971
+ * (a 640x360 tile 0.969); -8 → 0.41 core, SSIM 0.974 (tile 0.972); -12 → 0.35 core but tile
+ * 0.945 (over the 0.01 drop allowed). docs/PERFORMANCE.md has the command.
+ */
+export const VP8_CPU_USED = '-8';
+
+/**
+ * libvpx threads per rung's VP8 encoder: one. libvpx's row threads wait for each other by
+ * polling, which on a box with no idle core spins through time slices: the same 5 s of a 2x2
+ * composite took 23.2 CPU-s at 2 threads and 1.8 at 1 (tile SSIM 0.914 vs 0.918), and in
+ * bench:capacity (one room, same session) the video mixer went from 0.77 to 0.57 core.
+ * docs/PERFORMANCE.md, "Capacity (#20)". MIXER_VP8_THREADS overrides it.
+ */
+export const VP8_THREADS: string = '1';
+
+/** The rungs' VP8 encoder options (the capacity bench's floor uses the same). */
+export function vp8EncoderOptions(threads: string = VP8_THREADS): string[] {
+  return ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', VP8_CPU_USED, '-lag-in-frames', '0', '-error-resilient', '1', '-threads', threads];
 }
 
 /** RTP payload types of the mixer's outputs (FFmpeg's defaults, made explicit for taps' SDPs). */
 export const MIX_RTP_PT = { video: 96, audio: 97 } as const;
 
-export interface FfmpegSpec {
-  globalOptions: string[];
-  inputs: FfmpegInput[];
-  filterComplex: string;
-  outputs: FfmpegOutput[];
-}
-
-export interface MixerCommand {
-  target: string;
-  command: string;
-  arg: string;
-}
+export type { MixerCommand } from './command.ts';
 
 export const triggerSocket = (dir: string): string => `${dir}/trigger.sock`;
 export const videoSocket = (dir: string, slot: number): string => `${dir}/v${slot}.sock`;
-export const audioSocket = (dir: string, slot: number): string => `${dir}/a${slot}.sock`;
 export const commandSocket = (dir: string): string => `${dir}/cmd.sock`;
 /** Each rung has a trigger of its own, so a keyframe asked for on one rung costs only that rung. */
 export const rungTriggerSocket = (dir: string, rungId: string): string => `${dir}/t-${rungId}.sock`;
@@ -127,13 +137,10 @@ export function buildMixerSpec(
 ): FfmpegSpec {
   const capacity = placements.length;
   if (capacity < 2) throw new Error('a mixer needs at least 2 slots');
-  if (endpoints.mixMinusRtpPorts.length !== capacity) {
-    throw new Error(`need ${capacity} mix-minus ports, got ${endpoints.mixMinusRtpPorts.length}`);
-  }
   if (endpoints.rungRtpPorts.length !== rungs.length) {
     throw new Error(`need ${rungs.length} rung ports, got ${endpoints.rungRtpPorts.length}`);
   }
-  const { canvas, fps, slotSize, sampleRate } = settings;
+  const { canvas, fps, slotSize } = settings;
   const dir = endpoints.socketDir;
   const inputs: FfmpegInput[] = [
     // One decoder thread: frame-threaded VP8 decoding would hold each trigger frame back a
@@ -150,20 +157,13 @@ export function buildMixerSpec(
       ],
     });
   }
-  for (let k = 0; k < capacity; k++) {
-    inputs.push({
-      url: `unix:${audioSocket(dir, k)}`,
-      options: ['-f', 's16le', '-ar', String(sampleRate), '-ac', '1', ...LIVE_INPUT, '-listen', '1'],
-    });
-  }
-
   for (const rung of rungs) {
     inputs.push({
       url: `unix:${rungTriggerSocket(dir, rung.id)}`,
       options: ['-f', 'ivf', ...LIVE_INPUT, '-threads', '1', '-listen', '1'],
     });
   }
-  const firstRungInput = 1 + 2 * capacity;
+  const firstRungInput = 1 + capacity;
 
   const chains: string[] = [];
   chains.push(
@@ -186,19 +186,11 @@ export function buildMixerSpec(
     prev = out;
   }
 
-  const audioIn = Array.from({ length: capacity }, (_, k) => `[${capacity + 1 + k}:a]`).join('');
-  const splits = ['[mfull]', ...Array.from({ length: capacity }, (_, k) => `[m${k}]`)].join('');
-  chains.push(`${audioIn}amerge=inputs=${capacity},aformat=sample_fmts=flt,asplit=${capacity + 1}${splits}`);
-  const all = Array.from({ length: capacity }, (_, k) => k);
-  chains.push(`[mfull]pan=mono|c0=${all.map((k) => `c${k}`).join('+')}[afull]`);
-  for (const k of all) {
-    const others = all.filter((j) => j !== k).map((j) => `c${j}`).join('+');
-    chains.push(`[m${k}]pan=mono|c0=${others}[amm${k}]`);
-  }
-
   // Each rung: its own trigger (canvas, clock and keyframes at the rung's frame rate) with the
   // composite, scaled to the rung's size, laid over it.
-  if (rungs.length === 0) chains.push('[composite]nullsink');
+  // Nobody watching: the composite still runs (placements stay current) into FFmpeg's null muxer,
+  // since FFmpeg refuses to start without an output file.
+  if (rungs.length === 0) chains.push('[composite]null[idle]');
   else if (rungs.length === 1) chains.push('[composite]null[vs0]');
   else chains.push(`[composite]split=${rungs.length}${rungs.map((_, r) => `[vs${r}]`).join('')}`);
   rungs.forEach((rung, r) => {
@@ -208,11 +200,12 @@ export function buildMixerSpec(
     chains.push(`[rt${r}][sc${r}]overlay=x=0:y=0:format=yuv420:repeatlast=1[rung${r}]`);
   });
 
-  const outputs: FfmpegOutput[] = rungs.map((rung, r) => {
+  const idle: FfmpegOutput = { url: '-', options: ['-map', '[idle]', '-c:v', 'wrapped_avframe', '-f', 'null'] };
+  const outputs: FfmpegOutput[] = rungs.length === 0 ? [idle] : rungs.map((rung, r) => {
     const k = `${rung.bitrateKbps}k`;
     const codec =
       rung.codec === 'vp8'
-        ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-error-resilient', '1', '-threads', '2']
+        ? vp8EncoderOptions(String(settings.vp8Threads ?? VP8_THREADS))
         : ['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-threads', '1'];
     return {
       url: rtpUrl(endpoints.rungRtpPorts[r]),
@@ -223,15 +216,6 @@ export function buildMixerSpec(
       ],
     };
   });
-  const audioOut = (label: string, port: number): FfmpegOutput => ({
-    url: rtpUrl(port),
-    options: [
-      '-map', `[${label}]`, '-c:a', 'libopus', '-b:a', `${settings.audioBitrateKbps}k`, '-ac', '1',
-      '-application', 'lowdelay', '-frame_duration', '20', '-payload_type', String(MIX_RTP_PT.audio), '-f', 'rtp',
-    ],
-  });
-  outputs.push(audioOut('afull', endpoints.fullMixRtpPort));
-  for (const k of all) outputs.push(audioOut(`amm${k}`, endpoints.mixMinusRtpPorts[k]));
 
   return {
     globalOptions: ['-hide_banner', '-nostats', '-loglevel', 'warning', '-nostdin'],
@@ -239,15 +223,6 @@ export function buildMixerSpec(
     filterComplex: chains.join(';'),
     outputs,
   };
-}
-
-/** The whole command line after the program name (for logs, tests and the bare benchmark). */
-export function specToArgv(spec: FfmpegSpec): string[] {
-  const argv = [...spec.globalOptions];
-  for (const input of spec.inputs) argv.push(...input.options, '-i', input.url);
-  argv.push('-filter_complex', spec.filterComplex);
-  for (const output of spec.outputs) argv.push(...output.options, output.url);
-  return argv;
 }
 
 /**

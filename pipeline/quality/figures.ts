@@ -66,6 +66,28 @@ export function ingestCounters(stats: Iterable<any>, atMs: number): { counters: 
   return { counters: c, rttMs, jitterMs: jitterN ? jitter / jitterN : null };
 }
 
+/** The same figures from the ingest's own counters (server/rtc/Ingest stats()). */
+export function ingestCountersOf(
+  s: {
+    rttMs: number | null;
+    video: { bytes: number; packets: number; packetsLost: number; framesDecoded: number; jitterMs: number | null } | null;
+    audio: { bytes: number; packets: number; packetsLost: number; jitterMs: number | null } | null;
+  },
+  atMs: number,
+): { counters: Counters; rttMs: number | null; jitterMs: number | null } {
+  const c = zeroCounters(atMs);
+  const jitters: number[] = [];
+  for (const st of [s.video, s.audio]) {
+    if (!st) continue;
+    c.bytes += st.bytes;
+    c.packets += st.packets;
+    c.packetsLost += st.packetsLost;
+    if (st.jitterMs !== null) jitters.push(st.jitterMs);
+  }
+  c.frames = s.video?.framesDecoded ?? 0;
+  return { counters: c, rttMs: s.rttMs, jitterMs: jitters.length ? jitters.reduce((a, b) => a + b, 0) / jitters.length : null };
+}
+
 export interface ClientTelemetry {
   role: 'publisher' | 'subscriber';
   session: string;

@@ -47,23 +47,44 @@ export class RtpContinuity {
 
 export const isRtcpPacket = (buf: Buffer): boolean => buf.length >= 2 && buf[1] >= 200 && buf[1] <= 206;
 
+/**
+ * True when `buf` holds a whole RTP packet: version 2, not RTCP, and its CSRCs, header
+ * extension and padding all inside the buffer. Packets from outside the process go through
+ * this before anything reads their fields.
+ */
+export function isWellFormedRtp(buf: Buffer): boolean {
+  if (buf.length < 12 || buf[0] >> 6 !== 2 || isRtcpPacket(buf)) return false;
+  const off = rtpPayloadOffset(buf);
+  if (off < 0) return false;
+  const padding = buf[0] & 0x20 ? buf[buf.length - 1] : 0;
+  return off + padding <= buf.length;
+}
+
 /** Rewrites sequence number and timestamp in place (RTP fixed header). */
 export function writeSeqTs(buf: Buffer, r: RtpRewrite): void {
   buf.writeUInt16BE(r.sequenceNumber, 2);
   buf.writeUInt32BE(r.timestamp, 4);
 }
 
-/** Offset of the RTP payload (after CSRCs and the header extension). */
+/**
+ * Offset of the RTP payload (after CSRCs and the header extension), or -1 when the packet is
+ * shorter than its own header says (never throws: a truncated packet is not an exception).
+ */
 export function rtpPayloadOffset(buf: Buffer): number {
+  if (buf.length < 12) return -1;
   const cc = buf[0] & 0x0f;
   let off = 12 + cc * 4;
-  if (buf[0] & 0x10) off += 4 + buf.readUInt16BE(off + 2) * 4;
-  return off;
+  if (buf[0] & 0x10) {
+    if (off + 4 > buf.length) return -1;
+    off += 4 + buf.readUInt16BE(off + 2) * 4;
+  }
+  return off <= buf.length ? off : -1;
 }
 
 /** True when this VP8 RTP packet starts a keyframe (RFC 7741 payload descriptor). */
 export function isVp8KeyframeStart(buf: Buffer): boolean {
   let off = rtpPayloadOffset(buf);
+  if (off < 0 || off >= buf.length) return false;
   const d = buf[off];
   if (!(d & 0x10) || (d & 0x07) !== 0) return false; // not the start of partition 0
   off++;
@@ -79,7 +100,7 @@ export function isVp8KeyframeStart(buf: Buffer): boolean {
 /** True when this H.264 RTP packet (RFC 6184) starts an IDR picture or carries its SPS. */
 export function isH264KeyframeStart(buf: Buffer): boolean {
   const off = rtpPayloadOffset(buf);
-  if (off >= buf.length) return false;
+  if (off < 0 || off >= buf.length) return false;
   const type = buf[off] & 0x1f;
   if (type === 5 || type === 7) return true;
   if (type === 24) {
@@ -122,6 +143,16 @@ export class ContinuousStream {
 
   /** The packet rewritten for this stream (a copy), or null while waiting for a keyframe. */
   next(source: string, packet: Buffer, wallMs: number): Buffer | null {
+    const r = this.rewrite(source, packet, wallMs);
+    if (!r) return null;
+    const copy = Buffer.from(packet);
+    writeSeqTs(copy, r);
+    return copy;
+  }
+
+  /** This stream's sequence number and timestamp for the packet (no copy), or null while waiting for a keyframe. */
+  rewrite(source: string, packet: Buffer, wallMs: number): RtpRewrite | null {
+    if (packet.length < 12) return null;
     if (source !== this.source) {
       this.source = source;
       this.epoch++;
@@ -131,9 +162,7 @@ export class ContinuousStream {
       if (!this.isKeyframeStart(packet)) return null;
       this.waitingForKeyframe = false;
     }
-    const copy = Buffer.from(packet);
-    writeSeqTs(copy, this.continuity.next(this.epoch, packet.readUInt16BE(2), packet.readUInt32BE(4), wallMs));
-    return copy;
+    return this.continuity.next(this.epoch, packet.readUInt16BE(2), packet.readUInt32BE(4), wallMs);
   }
 
   isKeyframeStart(packet: Buffer): boolean {

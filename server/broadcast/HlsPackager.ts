@@ -3,12 +3,12 @@
 // playlist request, stopped after `idleMs` without requests; its directory goes with it.
 
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { RtpRemux } from '../../workers/media/RtpRemux.ts';
 import { HLS_FILE, HLS_PLAYLIST, hlsSpec } from '../../pipeline/media/remux.ts';
 import { isH264KeyframeStart } from '../../pipeline/rtp/Continuity.ts';
-import type { Room } from '../rooms/Room.ts';
+import type { MixSource } from './MixSource.ts';
+import { makeTempDir } from '../../workers/tmp.ts';
 
 export const HLS_VARIANTS = [
   { name: '720p', rung: '720p-h264', bandwidth: 1_500_000 },
@@ -42,15 +42,15 @@ export class HlsPackager {
   private readonly clients = new Map<string, number>();
   error: string | null = null;
 
-  private constructor(private readonly room: Room, private readonly o: HlsOptions, onIdle: () => void) {
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `mcu-hls-${room.name}-`));
+  private constructor(private readonly room: MixSource, private readonly o: HlsOptions, onIdle: () => void) {
+    this.dir = makeTempDir(`hls-${room.name}`);
     this.idleTimer = setInterval(() => {
       if (Date.now() - this.lastRequestAt > o.idleMs) onIdle();
     }, Math.min(5000, Math.max(200, o.idleMs / 4)));
     this.watchTimer = setInterval(() => this.watchPlaylist(), 250);
   }
 
-  static async start(room: Room, o: HlsOptions, onIdle: () => void): Promise<HlsPackager> {
+  static async start(room: MixSource, o: HlsOptions, onIdle: () => void): Promise<HlsPackager> {
     const p = new HlsPackager(room, o, onIdle);
     try {
       p.remux = await RtpRemux.forMixH264(`hls-${room.name}`, HLS_VARIANTS.length, (sdp) =>

@@ -7,9 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Queue, type Job } from 'bullmq';
-import { HttpError, badRequest, notFound } from '../errors.ts';
+import { McuError, alreadyFinished, badRequest, notFinished, notFound, recordingsUnavailable } from '../../pipeline/errors.ts';
 import { RECORDING_FORMATS, type RecordingFormat } from '../../pipeline/media/remux.ts';
 import { signToken } from '../../pipeline/auth/tokens.ts';
+import { log as rootLog } from '../../workers/log.ts';
 import {
   finalFileName,
   PART_FILE,
@@ -22,7 +23,9 @@ import {
   type RecordingResult,
 } from '../../workers/recorder/jobs.ts';
 
-export type RecordingState = 'queued' | 'recording' | 'finalizing' | 'done' | 'failed';
+const log = rootLog.child({ component: 'recordings' });
+
+export type RecordingState = 'queued' | 'starting' | 'recording' | 'finalizing' | 'done' | 'failed';
 
 export interface RecordingsOptions {
   redisUrl: string;
@@ -30,7 +33,10 @@ export interface RecordingsOptions {
   recordingsDir: string;
   /** Where workers reach this node's HTTP API (WHEP), e.g. http://mcu-1.internal:8080 */
   publicUrl: () => string;
+  /** The HS256 key the server mints its own tokens with; null in open mode. */
   authSecret: string | null;
+  /** TOKEN_MAX_TTL_SEC: the recorder's token lives no longer (default 24 h). */
+  tokenMaxTtlSec?: number;
 }
 
 const MAX_DURATION_SEC = 24 * 3600;
@@ -63,11 +69,8 @@ export class Recordings {
   /** Runs a queue operation, turning an absent Redis into a 503 that says so. */
   private async redis<T>(op: () => Promise<T>): Promise<T> {
     const unavailable = (cause: string) =>
-      new HttpError(
-        503,
-        'recordings_unavailable',
+      recordingsUnavailable(
         `recordings are unavailable: Redis at ${this.where} (REDIS_URL) does not answer (${cause}). Live rooms are not affected; retry when Redis is back.`,
-        { 'Retry-After': '5' },
       );
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -82,7 +85,7 @@ export class Recordings {
         new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no reply in 2 s')), REDIS_TIMEOUT_MS))),
       ]);
     } catch (err) {
-      if (err instanceof HttpError) throw err;
+      if (err instanceof McuError) throw err;
       throw unavailable((err as Error).message);
     } finally {
       clearTimeout(timer);
@@ -107,7 +110,7 @@ export class Recordings {
     const id = randomUUID();
     const now = Math.floor(Date.now() / 1000);
     const token = this.o.authSecret
-      ? signToken({ room, role: 'subscriber', name: 'recorder', iat: now, exp: now + Math.ceil(req.maxDurationSec) + 3600, jti: id }, this.o.authSecret)
+      ? signToken({ room, role: 'subscriber', name: 'recorder', iat: now, exp: now + Math.min(Math.ceil(req.maxDurationSec) + 3600, this.o.tokenMaxTtlSec ?? 86_400), jti: id }, this.o.authSecret)
       : null;
     const data: RecordingJobData = {
       id,
@@ -119,6 +122,7 @@ export class Recordings {
       createdAt: new Date().toISOString(),
     };
     const job = await this.redis(() => this.queue.add('record', data, { jobId: id, attempts: 1, removeOnComplete: false, removeOnFail: false }));
+    log.info({ recording: id, room, format: req.format, maxDurationSec: req.maxDurationSec }, 'recording requested (queued for a worker)');
     return this.describe(job, 'queued');
   }
 
@@ -132,7 +136,12 @@ export class Recordings {
   private static state(s: string, progress: unknown): RecordingState | null {
     if (s === 'completed') return 'done';
     if (s === 'failed') return 'failed';
-    if (s === 'active') return (progress as Partial<RecordingProgress>)?.state === 'finalizing' ? 'finalizing' : 'recording';
+    if (s === 'active') {
+      const p = progress as Partial<RecordingProgress> | undefined;
+      if (p?.state === 'finalizing') return 'finalizing';
+      // `recording` means media is being written: a part has started with its first keyframe.
+      return p?.parts?.length ? 'recording' : 'starting';
+    }
     if (s === 'unknown') return null;
     return 'queued';
   }
@@ -141,9 +150,22 @@ export class Recordings {
     return Recordings.state(await this.redis(() => job.getState()), job.progress);
   }
 
-  async get(id: string) {
-    const job = await this.job(id);
+  /**
+   * The job and its state read together: a job read just before its worker finished it has no
+   * result, while its state, read a moment later, is already `done` (seen in a full run: `done`
+   * with `result: null`). Such a job is read again.
+   */
+  private async consistent(job: Job<RecordingJobData, RecordingResult>): Promise<[Job<RecordingJobData, RecordingResult>, RecordingState | null]> {
     const state = await this.stateOf(job);
+    if (state === 'done' && job.returnvalue == null) {
+      const fresh = await this.redis(() => this.queue.getJob(job.id!));
+      if (fresh) return [fresh, state];
+    }
+    return [job, state];
+  }
+
+  async get(id: string) {
+    const [job, state] = await this.consistent(await this.job(id));
     if (!state) throw notFound(`no recording "${id}"`);
     return this.describe(job, state);
   }
@@ -153,8 +175,8 @@ export class Recordings {
     const out = [];
     for (const job of jobs.filter(Boolean).sort((a, b) => b.timestamp - a.timestamp)) {
       if (room && job.data.room !== room) continue;
-      const state = await this.stateOf(job);
-      if (state) out.push(this.describe(job, state));
+      const [read, state] = await this.consistent(job);
+      if (state) out.push(this.describe(read, state));
     }
     return out;
   }
@@ -163,7 +185,8 @@ export class Recordings {
   async stop(id: string): Promise<{ status: number; body: unknown }> {
     const job = await this.job(id);
     const state = await this.stateOf(job);
-    if (state === 'done' || state === 'failed') throw new HttpError(409, 'already_finished', `recording "${id}" has already finished (${state})`);
+    if (state === 'done' || state === 'failed') throw alreadyFinished(`recording "${id}" has already finished (${state})`);
+    log.info({ recording: id, room: job.data.room, state }, 'recording stop requested');
     if (state === 'queued') {
       // A worker may take it in the meantime (the job is then locked): ask it to stop instead.
       const removed = await this.redis(() => job.remove().then(() => true, () => false));
@@ -188,18 +211,19 @@ export class Recordings {
       throw notFound(`recording "${id}" failed and kept no media`);
     }
     if (state === 'done') throw notFound(`the file of recording "${id}" is no longer in RECORDINGS_DIR`);
-    throw new HttpError(409, 'not_finished', `recording "${id}" is ${state}; its file is available once it is done`);
+    throw notFinished(`recording "${id}" is ${state}; its file is available once it is done`);
   }
 
   async remove(id: string): Promise<void> {
     const job = await this.job(id);
     const state = await this.stateOf(job);
     if (state !== 'done' && state !== 'failed') {
-      throw new HttpError(409, 'not_finished', `recording "${id}" is ${state}; stop it (POST /recordings/${id}/stop) before deleting it`);
+      throw notFinished(`recording "${id}" is ${state}; stop it (POST /recordings/${id}/stop) before deleting it`);
     }
     await this.redis(() => job.remove());
     await this.redis(() => this.queue.client.then((c) => c.del(stopKey(this.o.queue, id))));
     fs.rmSync(recordingDir(this.dir, id), { recursive: true, force: true });
+    log.info({ recording: id, room: job.data.room }, 'recording deleted');
   }
 
   private describe(job: Job<RecordingJobData, RecordingResult>, state: RecordingState) {
@@ -222,7 +246,7 @@ export class Recordings {
         worker: p.worker ?? null,
         updatedAt: p.updatedAt ? new Date(p.updatedAt).toISOString() : null,
       },
-      result: result ? { durationSec: result.durationSec, bytes: result.bytes, parts: result.parts, gapsSec: result.gapsSec, endReason: result.endReason } : null,
+      result: result ? { durationSec: result.durationSec, bytes: result.bytes, parts: result.parts, gapsSec: result.gapsSec, startDelaySec: result.startDelaySec ?? null, endReason: result.endReason } : null,
       error: state === 'failed' ? job.failedReason || 'failed' : null,
       links: { self: `/recordings/${d.id}`, stop: `/recordings/${d.id}/stop`, file: `/recordings/${d.id}/file` },
     };

@@ -1,23 +1,26 @@
 // Samples every connection, mixer and process every 2 s: per-connection quality (loss, RTT,
 // jitter, bitrate, fps, estimated MOS), call setup, CPU and bandwidth. Feeds /metrics
-// (prom-client), GET /stats and the dashboard's SSE stream.
+// (prom-client), GET /stats and the dashboard's SSE stream. Its parts: CallSetup (sessions to
+// first media), MixerFigures (each room's mixer between samples), FfmpegCpu (/proc per FFmpeg).
 
 import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import client from 'prom-client';
 import {
   figures,
-  ingestCounters,
+  ingestCountersOf,
   zeroCounters,
   type ClientTelemetry,
   type ConnectionFigures,
   type Counters,
 } from '../../pipeline/quality/figures.ts';
 import { mosGrade } from '../../pipeline/quality/emodel.ts';
-import { liveFfmpegProcesses } from '../../workers/ffmpeg/FfmpegProcess.ts';
-import { procCpuSeconds } from '../../workers/proc.ts';
+import { monitorMetrics } from './metrics.ts';
 import type { RoomRegistry } from '../rooms/RoomRegistry.ts';
-import type { ForwardedTrack } from '../rtc/Egress.ts';
+import { egressDelay } from '../rtc/FastSend.ts';
+import { CallSetup } from './CallSetup.ts';
+import { FfmpegCpu } from './FfmpegCpu.ts';
+import { MixerFigures } from './MixerFigures.ts';
 
 export interface ConnectionState {
   counters: Counters;
@@ -25,13 +28,8 @@ export interface ConnectionState {
   client: (ClientTelemetry & { at: string }) | null;
 }
 
-interface SessionRecord {
-  kind: 'whip' | 'whep';
-  createdAt: number;
-  reachedMedia: boolean;
-}
-
-const MEDIA_DEADLINE_MS = 10_000;
+/** Shortest interval a bitrate is computed over (a forced sample right after another keeps the last). */
+const MIN_RATE_INTERVAL_MS = 500;
 
 export interface MonitorEvents {
   sample: [unknown];
@@ -40,55 +38,37 @@ export interface MonitorEvents {
 export class Monitor extends EventEmitter<MonitorEvents> {
   readonly registry = new client.Registry();
   private readonly connections = new Map<string, ConnectionState>();
-  private readonly sessions = new Map<string, SessionRecord>();
-  private readonly mixerPrev = new Map<string, { at: number; ticks: number; byRung: Record<string, number> }>();
-  private readonly mixerFigures = new Map<string, { fps: number; encoderKbps: Record<string, number>; cpu: number | null }>();
-  private readonly cpuByPid = new Map<number, number>();
-  private readonly ffmpegCpuPrev = new Map<number, number>();
   private cpuPrev = process.cpuUsage();
   private lastAt = Date.now();
+  private ratesAt = Date.now();
   private bytesInPrev = 0;
   private bytesOutPrev = 0;
   private timer: NodeJS.Timeout | null = null;
   private sampling: Promise<void> | null = null;
   private _closed = false;
   readonly history: Array<{ at: number; cpuNode: number; cpuFfmpeg: number; inKbps: number; outKbps: number; participants: number; subscribers: number }> = [];
-  server = { cpuNode: 0, cpuFfmpeg: 0, inKbps: 0, outKbps: 0, eventLoopDelayMs: { p50: 0, p99: 0, max: 0 } };
+  server = { cpuNode: 0, cpuFfmpeg: 0, inKbps: 0, outKbps: 0, eventLoopDelayMs: { p50: 0, p99: 0, max: 0 }, egressDelayMs: null as { p50: number; p95: number; max: number } | null };
   /** Event-loop delay: when it grows, RTP forwarding and mixer ticks go out late. */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  /** Per live session, its byte count at the last sample. */
+  private readonly bytesSeen = new Map<string, number>();
 
-  private readonly m = {
-    rooms: new client.Gauge({ name: 'mcu_rooms', help: 'Live rooms', registers: [] }),
-    loopDelay: new client.Gauge({ name: 'mcu_event_loop_delay_p99_seconds', help: 'p99 event-loop delay over the last interval (RTP forwarding goes late when it grows)', registers: [] }),
-    participants: new client.Gauge({ name: 'mcu_participants', help: 'Publishing participants', registers: [] }),
-    subscribers: new client.Gauge({ name: 'mcu_subscribers', help: 'WHEP subscriptions', registers: [] }),
-    loss: new client.Gauge({ name: 'mcu_connection_packet_loss_percent', help: 'Mean packet loss over connections in the last interval', labelNames: ['direction'], registers: [] }),
-    rtt: new client.Gauge({ name: 'mcu_connection_rtt_seconds', help: 'Mean round-trip time over connections', labelNames: ['direction'], registers: [] }),
-    jitter: new client.Gauge({ name: 'mcu_connection_jitter_seconds', help: 'Mean interarrival jitter over connections', labelNames: ['direction'], registers: [] }),
-    bitrate: new client.Gauge({ name: 'mcu_connection_bitrate_bits_per_second', help: 'Mean media bitrate per connection', labelNames: ['direction'], registers: [] }),
-    fps: new client.Gauge({ name: 'mcu_connection_frames_per_second', help: 'Mean video frame rate per connection', labelNames: ['direction'], registers: [] }),
-    mos: new client.Gauge({ name: 'mcu_connection_mos', help: 'Mean estimated MOS (ITU-T G.107 E-model) over connections', labelNames: ['direction'], registers: [] }),
-    mosGrade: new client.Gauge({ name: 'mcu_connections_by_mos_grade', help: 'Connections per MOS grade', labelNames: ['direction', 'grade'], registers: [] }),
-    timeToMedia: new client.Histogram({ name: 'mcu_time_to_media_seconds', help: 'From session creation to its first media', labelNames: ['session', 'kind'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10], registers: [] }),
-    attempted: new client.Counter({ name: 'mcu_sessions_attempted_total', help: 'WHIP/WHEP sessions created', labelNames: ['session'], registers: [] }),
-    reached: new client.Counter({ name: 'mcu_sessions_reached_media_total', help: 'Sessions that carried media within 10 s', labelNames: ['session'], registers: [] }),
-    setupSuccess: new client.Gauge({ name: 'mcu_call_setup_success_ratio', help: 'Sessions that reached media / sessions decided (reached or timed out)', registers: [] }),
-    cpu: new client.Gauge({ name: 'mcu_cpu_utilisation_ratio', help: 'CPU time per wall second (1 = one core)', labelNames: ['process'], registers: [] }),
-    bandwidth: new client.Gauge({ name: 'mcu_bandwidth_bits_per_second', help: 'Media bandwidth', labelNames: ['direction'], registers: [] }),
-    mixerFps: new client.Gauge({ name: 'mcu_mixer_frames_per_second', help: 'Composite frames written per second (mean over rooms)', registers: [] }),
-    skipped: new client.Gauge({ name: 'mcu_mixer_dropped_frames_total', help: 'Mixer ticks skipped because FFmpeg fell behind (sum over live rooms)', registers: [] }),
-    repeated: new client.Gauge({ name: 'mcu_mixer_duplicated_frames_total', help: 'Participant pictures repeated by sample-and-hold (sum over live rooms)', registers: [] }),
-    keyframes: new client.Gauge({ name: 'mcu_keyframes_sent_total', help: 'Composite keyframes forced (sum over live rooms)', registers: [] }),
-    restarts: new client.Gauge({ name: 'mcu_mixer_restarts_total', help: 'Mixer process replacements (sum over live rooms)', registers: [] }),
-    encoderBitrate: new client.Gauge({ name: 'mcu_encoder_bitrate_bits_per_second', help: 'Encoded composite bitrate per rung (mean over rooms)', labelNames: ['rung'], registers: [] }),
-    telemetry: new client.Counter({ name: 'mcu_client_telemetry_reports_total', help: 'Client telemetry reports accepted', labelNames: ['role'], registers: [] }),
-  };
+  private readonly m = monitorMetrics();
+  private readonly setup = new CallSetup(this.m);
+  private readonly mixers = new MixerFigures(this.m);
+  private readonly ffmpegCpu = new FfmpegCpu();
 
   constructor(private readonly rooms: RoomRegistry, private readonly intervalMs = 2000) {
     super();
     this.setMaxListeners(100);
     for (const metric of Object.values(this.m)) this.registry.registerMetric(metric as client.Metric);
-    client.collectDefaultMetrics({ register: this.registry, prefix: 'mcu_node_' });
+    // Node's process metrics under their standard names (process_*, nodejs_*).
+    client.collectDefaultMetrics({ register: this.registry });
+  }
+
+  private countBytes(direction: 'in' | 'out', id: string, bytes: number): void {
+    this.m.mediaBytes.inc({ direction }, Math.max(0, bytes - (this.bytesSeen.get(id) ?? 0)));
+    this.bytesSeen.set(id, bytes);
   }
 
   start(): void {
@@ -99,8 +79,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   }
 
   sessionCreated(id: string, kind: 'whip' | 'whep'): void {
-    this.sessions.set(id, { kind, createdAt: Date.now(), reachedMedia: false });
-    this.m.attempted.inc({ session: kind });
+    this.setup.created(id, kind);
   }
 
   connection(id: string): ConnectionState {
@@ -135,10 +114,6 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     const per = { ingest: [] as ConnectionFigures[], egress: [] as ConnectionFigures[] };
     const mixerFps: number[] = [];
     const encoderKbps = new Map<string, number[]>();
-    let skipped = 0;
-    let repeated = 0;
-    let keyframes = 0;
-    let restarts = 0;
     let participants = 0;
     let subscribers = 0;
 
@@ -146,77 +121,48 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       for (const p of room.participants.values()) {
         participants++;
         seen.add(p.id);
-        let report: any[] = [];
-        try {
-          const r = await p.ingest.pc.getStats();
-          report = [...r.values()];
-        } catch {
-          continue;
-        }
-        const { counters, rttMs, jitterMs } = ingestCounters(report, now);
+        // The ingest's own counters (RFC 3550 receive statistics, decoded frames).
+        const st = p.ingest.stats();
+        const { counters, rttMs, jitterMs } = ingestCountersOf(st, now);
         const c = this.connection(p.id);
-        if (c.counters.bytes > 0 || c.figures) c.figures = figures(c.counters, counters, { rttMs, jitterMs });
-        else c.figures = figures(zeroCounters(p.joinedAt), counters, { rttMs, jitterMs });
+        // Rates need an interval: a sample right after the last (GET /stats?fresh) keeps the
+        // figures of the last full interval instead of dividing a few ms of traffic.
+        if (!c.figures || now - c.counters.atMs >= MIN_RATE_INTERVAL_MS) {
+          if (c.counters.bytes > 0 || c.figures) c.figures = figures(c.counters, counters, { rttMs, jitterMs });
+          else c.figures = figures(zeroCounters(p.joinedAt), counters, { rttMs, jitterMs });
+          c.counters = counters;
+        }
         bytesIn += counters.bytes;
-        c.counters = counters;
-        per.ingest.push(c.figures);
-        this.checkMedia(p.id, p.ingest.firstAudioAt || p.ingest.firstVideoAt, p.ingest.firstAudioAt, p.ingest.firstVideoAt);
+        this.countBytes('in', p.id, counters.bytes);
+        per.ingest.push(c.figures!);
+        this.setup.media(p.id, st.firstAudioAt || st.firstVideoAt, st.firstAudioAt, st.firstVideoAt);
       }
       for (const s of room.subscriptions.values()) {
         subscribers++;
         seen.add(s.id);
-        const tracks = [s.egress.video, s.egress.audio].filter((t): t is ForwardedTrack => t !== null);
-        const counters: Counters = { atMs: now, bytes: 0, packets: 0, packetsLost: 0, frames: 0 };
-        let loss = 0;
-        let rtt: number | null = null;
-        let jitter: number | null = null;
-        for (const t of tracks) {
-          counters.bytes += t.bytes;
-          counters.packets += t.packets;
-          if (t.kind === 'video') counters.frames += t.frames;
-          const sender = t.sender;
-          if (sender) {
-            loss = Math.max(loss, 100 * (sender.remoteFractionLost ?? 0));
-            if (typeof sender.rtt === 'number') rtt = Math.max(rtt ?? 0, sender.rtt * 1000);
-          }
-          if (t.remoteJitterMs !== null) jitter = Math.max(jitter ?? 0, t.remoteJitterMs);
-        }
+        const st = s.egress.stats();
+        const counters: Counters = { atMs: now, bytes: st.bytes, packets: st.packets, packetsLost: 0, frames: st.frames };
         const c = this.connection(s.id);
-        c.figures = figures(c.counters.atMs ? c.counters : zeroCounters(s.createdAt), counters, { rttMs: rtt, jitterMs: jitter, lossPercent: loss });
-        c.counters = counters;
-        bytesOut += counters.bytes;
-        per.egress.push(c.figures);
-        const first = Math.min(...tracks.map((t) => t.firstPacketAt || Infinity));
-        this.checkMedia(s.id, Number.isFinite(first) ? first : 0, s.egress.audio?.firstPacketAt ?? 0, s.egress.video?.firstPacketAt ?? 0);
-      }
-      const st = room.mixer.stats;
-      const prev = this.mixerPrev.get(room.name);
-      if (prev) {
-        const secs = (now - prev.at) / 1000;
-        const byRung: Record<string, number> = {};
-        for (const rung of room.mixer.activeRungs) {
-          const kbps = (((st.videoBytesByRung[rung] ?? 0) - (prev.byRung[rung] ?? 0)) * 8) / secs / 1000;
-          byRung[rung] = kbps;
-          encoderKbps.set(rung, [...(encoderKbps.get(rung) ?? []), kbps]);
+        if (!c.figures || now - c.counters.atMs >= MIN_RATE_INTERVAL_MS) {
+          c.figures = figures(c.counters.atMs ? c.counters : zeroCounters(s.createdAt), counters, { rttMs: st.rttMs, jitterMs: st.jitterMs, lossPercent: st.lossPercent });
+          c.counters = counters;
         }
-        const fig = { fps: (st.ticks - st.skippedTicks - prev.ticks) / secs, encoderKbps: byRung, cpu: room.mixer.pid ? (this.cpuByPid.get(room.mixer.pid) ?? null) : null };
-        this.mixerFigures.set(room.name, fig);
+        bytesOut += counters.bytes;
+        this.countBytes('out', s.id, counters.bytes);
+        per.egress.push(c.figures!);
+        this.setup.media(s.id, st.firstPacketAt, st.firstAudioAt, st.firstVideoAt);
+      }
+      // The mixer's figures use each FFmpeg's CPU as of the last sample (read below).
+      const fig = this.mixers.sample(room, now, (pid) => this.ffmpegCpu.of(pid));
+      if (fig) {
+        for (const [rung, kbps] of Object.entries(fig.encoderKbps)) encoderKbps.set(rung, [...(encoderKbps.get(rung) ?? []), kbps]);
         mixerFps.push(fig.fps);
       }
-      this.mixerPrev.set(room.name, { at: now, ticks: st.ticks - st.skippedTicks, byRung: { ...st.videoBytesByRung } });
-      skipped += st.skippedTicks;
-      repeated += st.repeatedFrames;
-      keyframes += st.keyframesForced;
-      restarts += st.restarts;
     }
+    this.mixers.prune(this.rooms.list(), (name) => !!this.rooms.get(name));
     for (const id of [...this.connections.keys()]) if (!seen.has(id)) this.connections.delete(id);
-    for (const name of [...this.mixerPrev.keys()]) {
-      if (!this.rooms.get(name)) {
-        this.mixerPrev.delete(name);
-        this.mixerFigures.delete(name);
-      }
-    }
-    this.expireSessions(now);
+    for (const id of [...this.bytesSeen.keys()]) if (!seen.has(id)) this.bytesSeen.delete(id);
+    this.setup.expire(now);
 
     // CPU: this process, and every FFmpeg it runs.
     const cpu = process.cpuUsage(this.cpuPrev);
@@ -225,32 +171,20 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     const ms = (ns: number) => Math.round(ns / 1e4) / 100;
     this.server.eventLoopDelayMs = { p50: ms(this.loopDelay.percentile(50)), p99: ms(this.loopDelay.percentile(99)), max: ms(this.loopDelay.max) };
     this.loopDelay.reset();
-    let ffmpegCpu = 0;
-    const alive = new Set<number>();
-    for (const p of liveFfmpegProcesses()) {
-      if (!p.pid) continue;
-      const total = procCpuSeconds(p.pid);
-      if (total === null) continue;
-      alive.add(p.pid);
-      const before = this.ffmpegCpuPrev.get(p.pid);
-      if (before !== undefined) {
-        ffmpegCpu += (total - before) / dt;
-        this.cpuByPid.set(p.pid, (total - before) / dt);
-      }
-      this.ffmpegCpuPrev.set(p.pid, total);
-    }
-    for (const pid of [...this.ffmpegCpuPrev.keys()]) {
-      if (!alive.has(pid)) {
-        this.ffmpegCpuPrev.delete(pid);
-        this.cpuByPid.delete(pid);
-      }
-    }
+    const us = (v: number) => Math.round(v / 10) / 100;
+    this.server.egressDelayMs = egressDelay.count ? { p50: us(egressDelay.percentile(50)), p95: us(egressDelay.percentile(95)), max: us(egressDelay.max) } : null;
+    egressDelay.reset();
+    const ffmpegCpu = this.ffmpegCpu.sample(dt);
     this.server.cpuFfmpeg = ffmpegCpu;
     // Counters restart when sessions come and go; a negative delta means "unknown", so clamp.
-    this.server.inKbps = Math.max(0, ((bytesIn - this.bytesInPrev) * 8) / dt / 1000);
-    this.server.outKbps = Math.max(0, ((bytesOut - this.bytesOutPrev) * 8) / dt / 1000);
-    this.bytesInPrev = bytesIn;
-    this.bytesOutPrev = bytesOut;
+    if (now - this.ratesAt >= MIN_RATE_INTERVAL_MS) {
+      const dtRates = (now - this.ratesAt) / 1000;
+      this.ratesAt = now;
+      this.server.inKbps = Math.max(0, ((bytesIn - this.bytesInPrev) * 8) / dtRates / 1000);
+      this.server.outKbps = Math.max(0, ((bytesOut - this.bytesOutPrev) * 8) / dtRates / 1000);
+      this.bytesInPrev = bytesIn;
+      this.bytesOutPrev = bytesOut;
+    }
     this.lastAt = now;
 
     const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
@@ -260,7 +194,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     this.m.subscribers.set(subscribers);
     for (const dir of ['ingest', 'egress'] as const) {
       const xs = per[dir];
-      this.m.loss.set({ direction: dir }, mean(xs.map((f) => f.lossPercent)));
+      this.m.loss.set({ direction: dir }, mean(xs.map((f) => f.lossPercent)) / 100);
       this.m.rtt.set({ direction: dir }, meanOf(xs.map((f) => f.rttMs)) / 1000);
       this.m.jitter.set({ direction: dir }, meanOf(xs.map((f) => f.jitterMs)) / 1000);
       this.m.bitrate.set({ direction: dir }, mean(xs.map((f) => f.bitrateKbps)) * 1000);
@@ -276,10 +210,6 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     this.m.bandwidth.set({ direction: 'in' }, this.server.inKbps * 1000);
     this.m.bandwidth.set({ direction: 'out' }, this.server.outKbps * 1000);
     this.m.mixerFps.set(mean(mixerFps));
-    this.m.skipped.set(skipped);
-    this.m.repeated.set(repeated);
-    this.m.keyframes.set(keyframes);
-    this.m.restarts.set(restarts);
     this.m.encoderBitrate.reset();
     for (const [rung, xs] of encoderKbps) this.m.encoderBitrate.set({ rung }, mean(xs) * 1000);
 
@@ -288,43 +218,9 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     this.emit('sample', this.snapshot());
   }
 
-  private checkMedia(id: string, firstAt: number, audioAt: number, videoAt: number): void {
-    const s = this.sessions.get(id);
-    if (!s || s.reachedMedia || !firstAt) return;
-    s.reachedMedia = true;
-    this.m.reached.inc({ session: s.kind });
-    if (audioAt) this.m.timeToMedia.observe({ session: s.kind, kind: 'audio' }, Math.max(0, audioAt - s.createdAt) / 1000);
-    if (videoAt) this.m.timeToMedia.observe({ session: s.kind, kind: 'video' }, Math.max(0, videoAt - s.createdAt) / 1000);
-    this.updateSetupRatio();
-  }
-
-  private decided = { reached: 0, failed: 0 };
-
-  private expireSessions(now: number): void {
-    for (const [id, s] of this.sessions) {
-      if (s.reachedMedia) {
-        this.decided.reached++;
-        this.sessions.delete(id);
-      } else if (now - s.createdAt > MEDIA_DEADLINE_MS) {
-        this.decided.failed++;
-        this.sessions.delete(id);
-      }
-    }
-    this.updateSetupRatio();
-  }
-
-  private updateSetupRatio(): void {
-    const pendingReached = [...this.sessions.values()].filter((s) => s.reachedMedia).length;
-    const reached = this.decided.reached + pendingReached;
-    const total = reached + this.decided.failed;
-    this.m.setupSuccess.set(total ? reached / total : 1);
-  }
-
+  /** Sessions that reached media, failed to within 10 s, and are still pending; their ratio. */
   callSetup() {
-    const pendingReached = [...this.sessions.values()].filter((s) => s.reachedMedia).length;
-    const reached = this.decided.reached + pendingReached;
-    const decided = reached + this.decided.failed;
-    return { reachedMedia: reached, failed: this.decided.failed, pending: this.sessions.size - pendingReached, successRate: decided ? reached / decided : null };
+    return this.setup.summary();
   }
 
   snapshot() {
@@ -340,38 +236,44 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       server: {
         cpu: { node: this.server.cpuNode, ffmpeg: this.server.cpuFfmpeg },
         eventLoopDelayMs: this.server.eventLoopDelayMs,
+        /** Fast send path: a mixer packet reaching the fan-out → its last subscriber's copy sent (null: nothing sent that way). */
+        egressDelayMs: this.server.egressDelayMs,
         bandwidthKbps: { in: this.server.inKbps, out: this.server.outKbps },
         rooms: this.rooms.list().length,
         callSetup: this.callSetup(),
       },
       rooms: this.rooms.list().map((room) => {
-        const st = room.mixer.stats;
+        const st = room.mixer.stats();
         return {
           name: room.name,
           mixer: {
             pid: room.mixer.pid ?? null,
-            ...(this.mixerFigures.get(room.name) ?? { fps: null, encoderKbps: {}, cpu: null }),
-            rungs: room.mixer.activeRungs,
+            ...this.mixers.of(room.name),
+            rungs: st.rungs,
             droppedFrames: st.skippedTicks,
             duplicatedFrames: st.repeatedFrames,
             keyframes: st.keyframesForced,
             restarts: st.restarts,
           },
-          participants: [...room.participants.values()].map((p) => ({
-            id: p.id,
-            name: p.name,
-            audio: p.audio,
-            video: p.video,
-            timeToAudioMs: p.ingest.firstAudioAt ? p.ingest.firstAudioAt - p.joinedAt : null,
-            timeToVideoMs: p.ingest.firstVideoAt ? p.ingest.firstVideoAt - p.joinedAt : null,
-            quality: conn(p.id),
-          })),
-          subscriptions: [...room.subscriptions.values()].map((s) => ({
-            id: s.id,
-            participantId: s.participantId,
-            timeToVideoMs: s.egress.video?.firstPacketAt ? s.egress.video.firstPacketAt - s.createdAt : null,
-            quality: conn(s.id),
-          })),
+          participants: [...room.participants.values()].map((p) => {
+            const ingest = p.ingest.stats();
+            return {
+              id: p.id,
+              name: p.name,
+              audio: p.audio,
+              video: p.video,
+              timeToAudioMs: ingest.firstAudioAt ? ingest.firstAudioAt - p.joinedAt : null,
+              timeToVideoMs: ingest.firstVideoAt ? ingest.firstVideoAt - p.joinedAt : null,
+              stalled: p.stalled,
+              voice: room.voiceOf(p),
+              ingest,
+              quality: conn(p.id),
+            };
+          }),
+          subscriptions: [...room.subscriptions.values()].map((s) => {
+            const { firstVideoAt } = s.egress.stats();
+            return { id: s.id, participantId: s.participantId, timeToVideoMs: firstVideoAt ? firstVideoAt - s.createdAt : null, quality: conn(s.id) };
+          }),
         };
       }),
       history: this.history.slice(-60),

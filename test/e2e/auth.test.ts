@@ -11,6 +11,7 @@ import { signToken, type Role } from '../../pipeline/auth/tokens.ts';
 import { startPublisher, startSubscriber, waitFor, type Publisher } from '../helpers/peers.ts';
 import { SyntheticPublisher, WhepSubscriber } from '../../workers/clients/webrtc.ts';
 import { colorAt, colorDistance } from '../helpers/media.ts';
+import { skip } from '../helpers/skip.ts';
 
 const SECRET = 'test-secret-0123456789';
 const TURN_SECRET = 'turn-secret-abcdef';
@@ -157,8 +158,7 @@ test('a publisher watches its own mix-minus; a session ends only with its own to
 
 test('TURN: a relay-only publisher using the Link-header credentials publishes through coturn', async (ctx) => {
   if (!ctx.coturn) {
-    console.log('  (skipped: coturn is not installed)');
-    return;
+    return skip('coturn (turnserver) is not installed');
   }
   const t = token('publisher');
   const opt = await fetch(`${ctx.server.url}/rooms/${room}/whip`, { method: 'OPTIONS', headers: bearer(t) });
@@ -182,9 +182,15 @@ test('TURN: a relay-only publisher using the Link-header credentials publishes t
       const f = viewer.lastFrame();
       return tile && f && colorDistance(colorAt(f, tile.video.x + tile.video.width / 2, tile.video.y + tile.video.height / 2, 6), [30, 30, 220]) < 60;
     }, 15_000, 'the relayed publisher\'s colour in the composite');
-    const stats = await relayed.pc.getStats();
-    const pair = [...stats.values()].find((s: any) => s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated);
-    const local = pair && [...stats.values()].find((s: any) => s.id === pair.localCandidateId);
+    // The pair carrying the media: the transport's selected pair (or the succeeded pair that sent
+    // the most), read once the stats have it.
+    const local = await waitFor(async () => {
+      const all = [...(await relayed.pc.getStats()).values()] as any[];
+      const selectedId = all.find((s) => s.type === 'transport')?.selectedCandidatePairId;
+      const pairs = all.filter((s) => s.type === 'candidate-pair' && (s.id === selectedId || s.state === 'succeeded'));
+      const pair = pairs.find((s) => s.id === selectedId) ?? pairs.sort((a, b) => (b.bytesSent ?? 0) - (a.bytesSent ?? 0))[0];
+      return pair ? all.find((s) => s.id === pair.localCandidateId) : null;
+    }, 5000, 'the publisher\'s selected candidate pair in its stats');
     assert.is(local?.candidateType, 'relay', 'the media went through the TURN relay');
     // The 201 carried fresh credentials too.
     const res = await fetch(`${ctx.server.url}/rooms/${room}/whip`, { method: 'OPTIONS', headers: bearer(t) });
@@ -215,6 +221,49 @@ test('caps: participants and subscribers per room → 403, rooms per server → 
   assert.instance(full, Error);
   assert.match(String(full.message), /403.*maximum of 3 participants/);
   for (const p of extra) await p.close();
+});
+
+test('CORS with tokens on: preflights need no token; a page on another origin reads Location and ETag; CORS_ORIGINS narrows it', async (ctx) => {
+  const from = 'https://player.example.com';
+  const preflight = (url: string, origin: string, method = 'POST', headers = 'authorization, content-type') =>
+    fetch(url, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': method, 'Access-Control-Request-Headers': headers } });
+  for (const [path, method, headers] of [
+    [`/rooms/${room}/whip`, 'POST', 'authorization, content-type'],
+    [`/rooms/${room}/whep`, 'POST', 'authorization, content-type'],
+    [`/rooms/${room}/whep/some-session`, 'PATCH', 'authorization, content-type, if-match'],
+    [`/rooms/${room}/hls/index.m3u8`, 'GET', 'authorization'],
+    ['/config', 'GET', 'authorization'],
+  ] as const) {
+    const res = await preflight(`${ctx.server.url}${path}`, from, method, headers);
+    assert.is(res.status, 204, `preflight ${method} ${path} without a token`);
+    assert.is(res.headers.get('access-control-allow-origin'), '*');
+    assert.match(res.headers.get('access-control-allow-methods') ?? '', new RegExp(method));
+    for (const h of headers.split(', ')) assert.match((res.headers.get('access-control-allow-headers') ?? '').toLowerCase(), new RegExp(h), `${path}: ${h} allowed`);
+  }
+  // The real request, as a page on another origin sends it: the headers a WHIP/WHEP client reads are exposed.
+  const sub = await fetch(`${ctx.server.url}/rooms/${room}/whep`, {
+    method: 'POST',
+    headers: { Origin: from, 'Content-Type': 'application/sdp', Authorization: `Bearer ${token('subscriber')}` },
+    body: dummySdp,
+  });
+  assert.is(sub.headers.get('access-control-allow-origin'), '*');
+  const exposed = (sub.headers.get('access-control-expose-headers') ?? '').toLowerCase();
+  for (const h of ['location', 'etag', 'link', 'accept-patch']) assert.match(exposed, new RegExp(h), `${h} exposed`);
+  const noToken = await fetch(`${ctx.server.url}/rooms/${room}/whep`, { method: 'POST', headers: { Origin: from, 'Content-Type': 'application/sdp' }, body: dummySdp });
+  assert.is(noToken.status, 401, 'the request itself still needs its token');
+  assert.is(noToken.headers.get('access-control-allow-origin'), '*', 'and its 401 is readable by the page');
+
+  const narrow = await startServer({ port: 0, host: '127.0.0.1', authSecret: SECRET, corsOrigins: [from], demo: false });
+  try {
+    const ok = await preflight(`${narrow.url}/rooms/${room}/whip`, from);
+    assert.is(ok.status, 204);
+    assert.is(ok.headers.get('access-control-allow-origin'), from);
+    assert.match(ok.headers.get('vary') ?? '', /Origin/);
+    const other = await preflight(`${narrow.url}/rooms/${room}/whip`, 'https://evil.example.net');
+    assert.is(other.headers.get('access-control-allow-origin'), null, 'an origin not listed gets no Allow-Origin');
+  } finally {
+    await narrow.close();
+  }
 });
 
 test.run();

@@ -1,24 +1,10 @@
 // Each benchmark, in smoke mode: it runs to completion and produces its figures (not values).
+// latency, capacity and fanout here; join, browser, room-profile and ssim in bench-smoke-join (the two
+// files share the two cores: 51 and 199 s in a full run with room-profile and ssim here).
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import fs from 'node:fs';
-import { spawnSync } from 'node:child_process';
-
-test('bench:join produces MCU and direct-call figures and their ratio', () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/join.ts', '--smoke'], { encoding: 'utf8', timeout: 120_000 });
-  assert.is(r.status, 0, r.stderr);
-  assert.match(r.stdout, /join: MCU p50 \d+ ms, p95 \d+ ms \| direct call p50 \d+ ms/);
-  const j = JSON.parse(fs.readFileSync('bench/results/join.smoke.json', 'utf8'));
-  for (const v of [j.mcuMs.p50, j.mcuMs.p95, j.directMs.p50, j.directMs.p95, j.ratio.p50]) assert.ok(Number.isFinite(v) && v > 0);
-});
-
-function runBench(name: string): { stdout: string; result: any } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', `bench/${name}.ts`, '--smoke'], { encoding: 'utf8', timeout: 240_000 });
-  assert.is(r.status, 0, `${name}: ${r.stderr}`);
-  return { stdout: r.stdout, result: JSON.parse(fs.readFileSync(`bench/results/${name}.smoke.json`, 'utf8')) };
-}
-const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+import { finite, runBench } from '../helpers/bench-smoke.ts';
 
 test('bench:latency produces video and audio latency through the MCU and directly, and the difference', () => {
   const { stdout, result } = runBench('latency');
@@ -28,13 +14,26 @@ test('bench:latency produces video and audio latency through the MCU and directl
     assert.ok(x.mcu.n > 0 && x.direct.n > 0, `${k}: samples on both paths`);
     for (const v of [x.mcu.p50, x.mcu.p95, x.mcu.max, x.direct.p50, x.direct.p95, x.addedP50, x.ratioP50]) assert.ok(finite(v), `${k}: ${JSON.stringify(x)}`);
   }
+  // The browser case first: one subscriber taking audio and video together.
+  assert.match(stdout, /audio\+video subscriber, video glass-to-glass: MCU p50 [\d.]+/);
+  for (const k of ['videoMs', 'audioMs']) {
+    const x = result.both[k];
+    assert.ok(x.mcu.n > 0 && x.direct.n > 0, `both.${k}: samples on both paths`);
+    for (const v of [x.mcu.p50, x.mcu.p95, x.direct.p50, x.direct.p95]) assert.ok(finite(v), `both.${k}: ${JSON.stringify(x)}`);
+  }
+  assert.ok(finite(result.both.skewVideoMinusAudioP50Ms.mcu) && finite(result.both.jitterBufferMs.mcu.audio), JSON.stringify(result.both));
 });
 
-test('bench:capacity produces rooms held, CPU and memory per room, and the bare-FFmpeg floor with the ratio', () => {
+test('bench:capacity produces rooms held (A+V p95), CPU per room against the bare-FFmpeg floor, and voice processing on vs off', () => {
   const { stdout, result } = runBench('capacity');
-  assert.match(stdout, /capacity: \d+ room\(s\) held .* floor \(bare FFmpeg\) [\d.]+ cores \| ratio [\d.]+x/);
-  assert.ok(result.steps.length >= 1);
-  for (const v of [result.cpuPerRoomCores, result.memoryPerRoomMB, result.floor.cpuPerRoomCores, result.ratioToFloor, result.steps[0].minFps]) assert.ok(finite(v) && v > 0, JSON.stringify(result));
+  assert.match(stdout, /capacity: \d+ room\(s\) held .*load generator [\d.]+ cores per room .* floor \(bare FFmpeg\) [\d.]+ cores \| ratio [\d.]+x/);
+  assert.match(stdout, /voice processing at \d+ room\(s\): per room [\d.]+ cores on, [\d.]+ off \| ratio on\/off [\d.]+x/);
+  assert.ok(result.steps.length >= 1 && result.stepsVoiceOff.length >= 1);
+  const s = result.steps[0];
+  for (const v of [result.cpuPerRoomCores, result.memoryPerRoomMB, result.floor.cpuPerRoomCores, result.ratioToFloor, s.minFps, s.loadGeneratorCores]) assert.ok(finite(v) && v > 0, JSON.stringify(result));
+  // The browser case: one subscriber per room taking audio + video, both measured.
+  assert.ok(s.perRoom[0].videoN > 0 && s.perRoom[0].audioN > 0 && finite(s.videoP95Ms) && finite(s.audioP95Ms), JSON.stringify(s));
+  for (const v of [result.voice.cpuPerRoomOnCores, result.voice.cpuPerRoomOffCores, result.voice.ratioOnToOff]) assert.ok(finite(v) && v > 0, JSON.stringify(result.voice));
 });
 
 test('bench:fanout produces subscribers per core, CPU per 100 subscribers, and its floor', () => {

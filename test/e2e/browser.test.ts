@@ -1,12 +1,14 @@
 // Two people join one room from Chromium (fake camera and microphone): each sees the composite,
-// leaves are reflected, and muting stops that person's audio in the other's mix.
+// leaves are reflected, and muting stops that person's audio in the other's mix. The pages use
+// ?mode=mix (Chromium would take individual tracks by default: e2e/browser-tracks).
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import fs from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../../server/main.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { chromiumUnavailable, launchChromium } from '../helpers/browser.ts';
+import { skip } from '../helpers/skip.ts';
+import { docsScreenPath } from '../helpers/docsScreens.ts';
 import { waitFor } from '../helpers/peers.ts';
 
 interface Ctx {
@@ -24,7 +26,7 @@ async function openPage(ctx: Ctx, name: string): Promise<Page> {
   ctx.contexts.push(context);
   const page = await context.newPage();
   page.on('pageerror', (e) => console.log(`  [${name}] page error: ${e.message}`));
-  await page.goto(`${ctx.server.url}/rooms/${room}`);
+  await page.goto(`${ctx.server.url}/rooms/${room}?mode=mix`);
   await page.fill('#name', name);
   await page.click('#join');
   return page;
@@ -69,6 +71,7 @@ const maxLevel = (page: Page, lastN: number) =>
   page.evaluate((n) => Math.max(0, ...((window as any).__levels as number[]).slice(-n)), lastN);
 
 test.before(async (ctx) => {
+  if (chromiumUnavailable()) return skip(chromiumUnavailable()!);
   ctx.server = await startServer({ port: 0, host: '127.0.0.1' });
   ctx.browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required']);
   ctx.contexts = [];
@@ -98,8 +101,8 @@ test('both pages play the 1280x720 composite, frames keep coming, two tiles', as
     const p = await probe(ctx.a, [[320, 360], [960, 360], [640, 60]]);
     return !isBackground(p.colours[0]) && !isBackground(p.colours[1]) && isBackground(p.colours[2]);
   }, 8000, 'two tiles in the composite');
-  fs.mkdirSync('docs', { recursive: true });
-  await ctx.a.screenshot({ path: 'docs/room-page.png' });
+  const shot = docsScreenPath('room-page.png');
+  if (shot) await ctx.a.screenshot({ path: shot });
   const people = await ctx.a.textContent('#people');
   assert.match(people ?? '', /Alice \(you\)/);
   assert.match(people ?? '', /Bob/);
@@ -133,7 +136,7 @@ test('watch only, an invalid room name and a denied camera say what is happening
   const context = await ctx.browser.newContext();
   ctx.contexts.push(context);
   const viewer = await context.newPage();
-  await viewer.goto(`${ctx.server.url}/rooms/${room}`);
+  await viewer.goto(`${ctx.server.url}/rooms/${room}?mode=mix`);
   await viewer.click('#watch');
   await viewer.waitForFunction(() => (document.getElementById('mix') as HTMLVideoElement).videoWidth === 1280, undefined, { timeout: 15_000 });
   const bad = await context.newPage();

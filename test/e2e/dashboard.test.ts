@@ -2,12 +2,14 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import fs from 'node:fs';
 import { startServer } from '../../server/main.ts';
 import { startPublisher, startSubscriber } from '../helpers/peers.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { chromiumUnavailable, launchChromium } from '../helpers/browser.ts';
+import { skip } from '../helpers/skip.ts';
+import { docsScreenPath } from '../helpers/docsScreens.ts';
 
 test('the dashboard shows the room, its participants and MOS, live', async () => {
+  if (chromiumUnavailable()) return skip(chromiumUnavailable()!);
   const server = await startServer({ port: 0, host: '127.0.0.1', statsIntervalMs: 500 });
   const room = 'standup';
   const pubs = [
@@ -29,9 +31,14 @@ test('the dashboard shows the room, its participants and MOS, live', async () =>
     assert.match(text!, /Grace/);
     assert.match(text!, /for Ada/, 'the subscription linked to Ada');
     assert.match((await page.textContent('#cpu-ffmpeg'))!, /%/);
-    await new Promise((r) => setTimeout(r, 2500)); // a few samples for the charts
-    fs.mkdirSync('docs', { recursive: true });
-    await page.screenshot({ path: 'docs/dashboard.png' });
+    // A few samples in each chart before the screenshot.
+    await page.waitForFunction(
+      (n) => ['chart-cpu', 'chart-bw'].every((id) => (document.querySelector(`#${id} polyline`)?.getAttribute('points') ?? '').trim().split(/\s+/).length >= n),
+      4,
+      { timeout: 10_000 },
+    );
+    const shot = docsScreenPath('dashboard.png');
+    if (shot) await page.screenshot({ path: shot });
     assert.equal(errors, [], 'no page errors');
   } finally {
     await browser.close();

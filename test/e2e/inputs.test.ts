@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startServer, type RunningServer } from '../../server/main.ts';
-import { startPublisher, startSubscriber, waitFor, type Publisher, type Subscriber } from '../helpers/peers.ts';
+import { denoiseOff, startPublisher, startSubscriber, waitFor, type Publisher, type Subscriber } from '../helpers/peers.ts';
 import { colorAt, colorDistance, type Rgb } from '../helpers/media.ts';
 
 const RED: Rgb = [220, 30, 30];
@@ -39,6 +39,7 @@ function maxGap(times: number[], from: number): number {
 test.before(async (ctx) => {
   ctx.server = await startServer({ port: 0, host: '127.0.0.1', roomIdleMs: 500 });
   ctx.pubs = [await startPublisher({ baseUrl: ctx.server.url, room, name: 'Red', color: RED, toneHz: 500 })];
+  await denoiseOff(ctx.server.url, room);
   ctx.sub = await startSubscriber({ baseUrl: ctx.server.url, room });
   await ctx.sub.waitForFrames(15, 10_000);
   ctx.startedAt = performance.now();
@@ -66,7 +67,12 @@ test('an audio-only publisher gets a tile (not black, not frozen) and is heard',
   const voice = await startPublisher({ baseUrl: ctx.server.url, room, name: 'Voice', color: null, toneHz: 800 });
   ctx.pubs.push(voice);
   await waitFor(async () => (await layout(ctx)).tiles.length === 2, 1000, 'two tiles');
-  await new Promise((r) => setTimeout(r, 1500));
+  // Until the placeholder is drawn and the tone mixed in; the checks below say which did not.
+  await waitFor(
+    async () => colorDistance(await colourOf(ctx, voice.participantId), [0, 0, 0]) > 20 && ctx.sub.toneDb(800, 800) > -40,
+    5000,
+    'the placeholder tile and the tone',
+  ).catch(() => {});
   const tile = await colourOf(ctx, voice.participantId);
   assert.ok(colorDistance(tile, [0, 0, 0]) > 20, `placeholder tile is not black: ${tile}`);
   assert.ok(colorDistance(await colourOf(ctx, ctx.pubs[0].participantId), RED) < 60, 'red still there');
@@ -85,21 +91,30 @@ test('a video-only publisher appears in its tile', async (ctx) => {
 test('a resolution change mid-call keeps the picture in its tile, not stretched', async (ctx) => {
   const red = ctx.pubs[0];
   red.setResolution(320, 240);
-  await new Promise((r) => setTimeout(r, 1500));
+  // Until the new size is decoded and drawn pillarboxed (the checks below say which is not).
+  await waitFor(async () => {
+    const j = (await (await fetch(`${ctx.server.url}/rooms/${room}`)).json()) as any;
+    const p = j.participants.find((x: any) => x.id === red.participantId);
+    const t = j.layout.tiles.find((x: any) => x.participantId === red.participantId);
+    const edge = colorAt(ctx.sub.lastFrame()!, (t.cell.x + t.video.x) / 2, t.video.y + t.video.height / 2, 2);
+    return p?.videoSize?.width === 320 && t.video.x - t.cell.x > 8 && colorDistance(edge, RED) > 100 && colorDistance(await colourOf(ctx, red.participantId), RED) < 60;
+  }, 5000, 'the new size decoded and drawn pillarboxed').catch(() => {});
   const info = (await (await fetch(`${ctx.server.url}/rooms/${room}`)).json()) as any;
   const p = info.participants.find((x: any) => x.id === red.participantId);
   assert.equal(p.videoSize, { width: 320, height: 240 }, 'the server decodes the new size');
   assert.ok(colorDistance(await colourOf(ctx, red.participantId), RED) < 60, 'still red after the change');
-  // 4:3 inside a 16:9 slot is pillarboxed: the tile's left edge is background, not red.
+  // 4:3 in a 16:9 cell is pillarboxed: the picture keeps its aspect, the cell's sides are background.
   const tile = (await layout(ctx)).tiles.find((t: any) => t.participantId === red.participantId);
-  const edge = colorAt(ctx.sub.lastFrame()!, tile.video.x + 4, tile.video.y + tile.video.height / 2, 2);
+  assert.ok(Math.abs(tile.video.width / tile.video.height - 4 / 3) < 0.03, `the picture is 4:3: ${JSON.stringify(tile.video)}`);
+  assert.ok(tile.video.x - tile.cell.x > 8, 'room for bars beside it');
+  const edge = colorAt(ctx.sub.lastFrame()!, (tile.cell.x + tile.video.x) / 2, tile.video.y + tile.video.height / 2, 2);
   assert.ok(colorDistance(edge, RED) > 100, `pillarbox at the edge: ${edge}`);
 });
 
 test('a publisher that stops sending keeps its last picture (sample-and-hold)', async (ctx) => {
   const cam = ctx.pubs[2];
   cam.pauseVideo();
-  await new Promise((r) => setTimeout(r, 2000));
+  await new Promise((r) => setTimeout(r, 2000)); // not a wait for a condition: the picture must hold this long
   assert.ok(colorDistance(await colourOf(ctx, cam.participantId), GREEN) < 60);
   cam.resumeVideo();
 });

@@ -10,6 +10,7 @@ import { startServer, type RunningServer } from '../../server/main.ts';
 import { startPublisher, startSubscriber, waitFor, type Publisher } from '../helpers/peers.ts';
 import { startRtpSubscriber, depacketizeH264 } from '../helpers/rtp-subscriber.ts';
 import { colorAt, colorDistance, type Rgb } from '../helpers/media.ts';
+import { RUNG_LINGER_MS } from '../../server/rooms/RungSelection.ts';
 
 const RED: Rgb = [220, 30, 30];
 const BLUE: Rgb = [30, 30, 220];
@@ -61,7 +62,7 @@ test('a VP8 subscriber and an H.264-only subscriber both get the composite; H.26
     await waitFor(async () => {
       j = await info(ctx);
       return j.mixer.rungs.join() === '720p';
-    }, 8000, 'the H.264 rung to stop once nobody needs it');
+    }, 8000 + RUNG_LINGER_MS, `the H.264 rung to stop once nobody needs it (after its ${RUNG_LINGER_MS} ms linger)`);
   } finally {
     await h264.close();
     await vp8.close();

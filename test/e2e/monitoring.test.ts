@@ -23,7 +23,11 @@ test.before(async (ctx) => {
   ];
   ctx.sub = await startSubscriber({ baseUrl: ctx.server.url, room, participant: ctx.pubs[0].participantId });
   await ctx.sub.waitForFrames(30, 10_000);
-  await new Promise((r) => setTimeout(r, 2500));
+  // Until the stats have settled on flowing media (a few 500 ms samples): what the tests read.
+  await waitFor(async () => {
+    const r = ((await (await fetch(`${ctx.server.url}/stats`)).json()) as any).rooms.find((x: any) => x.name === room);
+    return r?.mixer.fps > 20 && r.subscriptions[0]?.quality.server?.fps > 15 && r.participants.every((p: any) => p.quality.server?.bitrateKbps > 10);
+  }, 15_000, 'stats of flowing media (mixer > 20 fps, subscription > 15 fps, each ingest > 10 kbps)', 250);
 });
 
 test.after(async (ctx) => {
@@ -44,8 +48,13 @@ test('/metrics parses as Prometheus text and holds the figures, all non-zero', a
   const res = await fetch(`${server.url}/metrics`);
   assert.is(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
-  const families = parsePrometheusTextFormat(await res.text());
-  for (const f of families) assert.match(f.name, /^mcu_/, 'every metric is mcu_*');
+  let families = parsePrometheusTextFormat(await res.text());
+  // Ours are mcu_*; Node's process metrics keep their standard names (process_*, nodejs_*).
+  for (const f of families) assert.match(f.name, /^(mcu_|process_|nodejs_)/, `${f.name}: mcu_*, or a standard process metric`);
+  assert.ok(families.some((f: any) => f.name === 'process_cpu_seconds_total'), 'process_cpu_seconds_total');
+  for (const f of families) {
+    if (f.name.startsWith('mcu_') && f.name.endsWith('_total')) assert.is(f.type, 'COUNTER', `${f.name} is a counter`);
+  }
   const nonZero: Array<[string, Record<string, string>?]> = [
     ['mcu_rooms'],
     ['mcu_participants'],
@@ -67,7 +76,19 @@ test('/metrics parses as Prometheus text and holds the figures, all non-zero', a
     ['mcu_sessions_attempted_total', { session: 'whip' }],
     ['mcu_sessions_reached_media_total', { session: 'whep' }],
     ['mcu_call_setup_success_ratio'],
+    ['mcu_media_bytes_total', { direction: 'in' }],
+    ['mcu_media_bytes_total', { direction: 'out' }],
   ];
+  // Some figures need a few stats samples (RTT from RTCP reports, jitter): wait for them, then
+  // assert on that reading (a figure that stays at zero fails below, by name).
+  const zero = (fams: any[]) => nonZero.some(([name, labels]) => {
+    try {
+      return !(value(fams, name, labels) > 0);
+    } catch {
+      return true;
+    }
+  });
+  await waitFor(async () => !zero((families = parsePrometheusTextFormat(await (await fetch(`${server.url}/metrics`)).text()))), 10_000, 'every figure non-zero').catch(() => {});
   for (const [name, labels] of nonZero) {
     const v = value(families, name, labels);
     assert.ok(v > 0, `${name} ${JSON.stringify(labels ?? {})} = ${v}`);
@@ -78,6 +99,12 @@ test('/metrics parses as Prometheus text and holds the figures, all non-zero', a
   assert.ok(mos > 4 && mos <= 4.5, `loopback MOS ${mos}`);
   const fps = value(families, 'mcu_mixer_frames_per_second');
   assert.ok(fps > 20, `mixer fps ${fps}`);
+  // Counters only grow between two readings.
+  const later = parsePrometheusTextFormat(await (await fetch(`${server.url}/metrics`)).text());
+  for (const name of ['mcu_keyframes_sent_total', 'mcu_mixer_duplicated_frames_total']) {
+    assert.ok(value(later, name) >= value(families, name), `${name} did not go down`);
+  }
+  assert.ok(value(later, 'mcu_media_bytes_total', { direction: 'out' }) >= value(families, 'mcu_media_bytes_total', { direction: 'out' }));
   // low cardinality: no participant or session ids in labels
   const text = await (await fetch(`${server.url}/metrics`)).text();
   assert.not.ok(text.includes(ctx_ids(server)[0]), 'no ids as labels');

@@ -9,11 +9,11 @@ import { startServer } from '../../server/main.ts';
 import { waitFor } from '../helpers/peers.ts';
 import { SyntheticPublisher } from '../../workers/clients/webrtc.ts';
 import { createTestHost, netnsAvailable } from '../helpers/netns.ts';
+import { skip } from '../helpers/skip.ts';
 
 test('a tbf-limited publisher shows lowered bitrate or raised loss in its stats', async () => {
   if (!netnsAvailable()) {
-    console.log('  (skipped: needs root and ip netns)');
-    return;
+    return skip('needs root and ip netns');
   }
   const host = createTestHost(1);
   const server = await startServer({ port: 0, host: '0.0.0.0', statsIntervalMs: 1000 });

@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startServer, type RunningServer } from '../../server/main.ts';
-import { startPublisher, startSubscriber, waitFor, type Publisher, type Subscriber } from '../helpers/peers.ts';
+import { denoiseOff, startPublisher, startSubscriber, waitFor, type Publisher, type Subscriber } from '../helpers/peers.ts';
 import { colorAt, colorDistance } from '../helpers/media.ts';
 
 const RED: [number, number, number] = [220, 30, 30];
@@ -61,6 +61,7 @@ test.before(async (ctx) => {
   ctx.a = await startPublisher({ baseUrl, room, name: 'Alice', color: RED, toneHz: TONE.A });
   ctx.b = await startPublisher({ baseUrl, room, name: 'Bob', color: GREEN, toneHz: TONE.B });
   ctx.c = await startPublisher({ baseUrl, room, name: 'Carol', color: BLUE, toneHz: TONE.C });
+  await denoiseOff(baseUrl, room);
   ctx.subA = await startSubscriber({ baseUrl, room, participant: ctx.a.participantId });
   ctx.subAll = await startSubscriber({ baseUrl, room });
   await ctx.subA.waitForFrames(10, 10_000);
@@ -83,6 +84,29 @@ test('GET /rooms/{room} lists participants, subscriptions and the layout', async
   assert.is(linked.audio, 'mix-minus');
   assert.is(info.layout.tiles.length, 3);
   assert.equal(info.layout.canvas, { width: 1280, height: 720 });
+});
+
+test('a room nobody watches keeps one mixer running (no encoder, no restarts)', async () => {
+  // Its own server: this suite's rooms close 500 ms after they empty.
+  const server = await startServer({ port: 0, host: '127.0.0.1', roomIdleMs: 60_000, demo: false });
+  try {
+    const url = `${server.url}/rooms/unwatched`;
+    const put = await fetch(url, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    assert.ok(put.ok, `PUT ${put.status}`);
+    const info = async () => (await (await fetch(url)).json()) as any;
+    let first = await info();
+    for (let i = 0; i < 100 && first.mixer.pid === null; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      first = await info();
+    }
+    await new Promise((r) => setTimeout(r, 2500));
+    const later = await info();
+    assert.equal(later.mixer.rungs, []);
+    assert.is(later.mixer.restarts, 0, 'mixer restarts');
+    assert.is(later.mixer.pid, first.mixer.pid, 'the same mixer process');
+  } finally {
+    await server.close();
+  }
 });
 
 test('the composite shows every publisher in its grid cell', async (ctx) => {

@@ -1,6 +1,7 @@
 // Debian's Chromium driven by playwright-core (no browser download).
 
 import { chromium, type Browser } from 'playwright-core';
+import { hasBinary } from './skip.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
@@ -19,4 +20,10 @@ export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
       ...extraArgs,
     ],
   });
+}
+
+/** Why the browser tests cannot run here (for skip()), or null when they can. */
+export function chromiumUnavailable(): string | null {
+  if (process.env.MCU_SKIP_CHROMIUM === '1') return 'MCU_SKIP_CHROMIUM=1';
+  return hasBinary(CHROMIUM) ? null : `no Chromium at ${CHROMIUM} (install Debian's chromium or set CHROMIUM_PATH)`;
 }

@@ -70,3 +70,51 @@ export function createTestHost(index: number): TestHost {
     cleanup,
   };
 }
+
+/** Hosts on one Ethernet segment: a bridge in the root namespace, one namespace per host. */
+export interface BridgedNet {
+  /** The root namespace's address on the bridge (the test process, Redis). */
+  hostAddress: string;
+  hosts: Array<{ ns: string; address: string; exec(argv: string[]): string[] }>;
+  cleanup(): void;
+}
+
+/**
+ * `count` namespaces on bridge `mcubr<index>` (10.232.<index>.0/24: the bridge .1, host i
+ * .(10+i)). Bridged, so no IP forwarding is needed: each host reaches every other directly, as
+ * machines on one LAN do. Everything created here is removed by cleanup().
+ */
+export function createBridgedNet(index: number, count: number): BridgedNet {
+  const bridge = `mcubr${index}`;
+  const names = Array.from({ length: count }, (_, i) => ({ ns: `mcu-b${index}-${i + 1}`, h: `mcubh${index}x${i + 1}`, n: `mcubn${index}x${i + 1}`, address: `10.232.${index}.${11 + i}` }));
+  const quiet = (...args: string[]) => {
+    try {
+      run(...args);
+    } catch {
+      /* gone */
+    }
+  };
+  const cleanup = () => {
+    for (const x of names) {
+      quiet('ip', 'link', 'del', x.h);
+      quiet('ip', 'netns', 'del', x.ns);
+    }
+    quiet('ip', 'link', 'del', bridge);
+  };
+  cleanup();
+  const hostAddress = `10.232.${index}.1`;
+  run('ip', 'link', 'add', bridge, 'type', 'bridge');
+  run('ip', 'addr', 'add', `${hostAddress}/24`, 'dev', bridge);
+  run('ip', 'link', 'set', bridge, 'up');
+  for (const x of names) {
+    run('ip', 'netns', 'add', x.ns);
+    run('ip', 'link', 'add', x.h, 'type', 'veth', 'peer', 'name', x.n);
+    run('ip', 'link', 'set', x.h, 'master', bridge);
+    run('ip', 'link', 'set', x.h, 'up');
+    run('ip', 'link', 'set', x.n, 'netns', x.ns);
+    run('ip', 'netns', 'exec', x.ns, 'ip', 'addr', 'add', `${x.address}/24`, 'dev', x.n);
+    run('ip', 'netns', 'exec', x.ns, 'ip', 'link', 'set', x.n, 'up');
+    run('ip', 'netns', 'exec', x.ns, 'ip', 'link', 'set', 'lo', 'up');
+  }
+  return { hostAddress, hosts: names.map((x) => ({ ns: x.ns, address: x.address, exec: (argv: string[]) => ['ip', 'netns', 'exec', x.ns, ...argv] })), cleanup };
+}

@@ -50,8 +50,23 @@ export async function startSubscriber(o: SubscriberOptions): Promise<Subscriber>
   return sub;
 }
 
+/**
+ * Synthetic publishers send steady tones, which RNNoise rightly takes for noise (-30 dB): a
+ * test that checks tones in the mix switches the room's denoiser off (test/e2e/voice.test.ts
+ * covers the denoiser with speech). Call it once a publisher has joined (an empty room closes).
+ */
+export async function denoiseOff(baseUrl: string, room: string): Promise<void> {
+  const res = await fetch(`${baseUrl}/rooms/${room}`, {
+    method: 'PATCH',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ audio: { denoise: false } }),
+  });
+  if (res.status !== 200) throw new Error(`PATCH /rooms/${room}: ${res.status} ${await res.text()}`);
+}
+
 /** Resolves with the first truthy value of `fn`, polling; throws after `timeoutMs`. */
-export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string, intervalMs = 50): Promise<NonNullable<T>> {
+/** `what` names what is awaited in the timeout's message; a function is asked at the timeout (the state then). */
+export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string | (() => string), intervalMs = 50): Promise<NonNullable<T>> {
   const until = performance.now() + timeoutMs;
   let lastError: unknown = null;
   for (;;) {
@@ -62,7 +77,7 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, wh
       lastError = err;
     }
     if (performance.now() > until) {
-      throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+      throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

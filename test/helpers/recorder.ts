@@ -32,7 +32,7 @@ export async function startWorker(env: Record<string, string>): Promise<WorkerPr
   proc.stdout!.on('data', collect);
   proc.stderr!.on('data', collect);
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  await waitFor(() => output.some((l) => l.includes('ready: waiting for jobs')), 30_000, `recording worker ready (${output.join(' / ')})`);
+  await waitFor(() => output.some((l) => l.includes('ready: waiting for jobs')), 30_000, () => `recording worker ready (${output.join(' / ')})`);
   return {
     proc,
     pid: proc.pid!,

@@ -7,12 +7,18 @@ import {
   DEFAULT_MIXER_SETTINGS,
   placementCommands,
   specToArgv,
+  VP8_THREADS,
   type SlotPlacement,
 } from '../../pipeline/mixer/graph.ts';
+import { vp8ThreadsFromEnv } from '../../workers/mixer/voiceModel.ts';
+import { buildAudioMixerSpec, interleaveF32, streamingWavHeader } from '../../pipeline/mixer/audioGraph.ts';
 
 const endpoints = (c: number, rungs = 2) => ({
   socketDir: '/tmp/mcu-x',
   rungRtpPorts: Array.from({ length: rungs }, (_, r) => 5000 + 2 * r),
+});
+const audioEndpoints = (c: number) => ({
+  socketDir: '/tmp/mcu-x',
   fullMixRtpPort: 5002,
   mixMinusRtpPorts: Array.from({ length: c }, (_, k) => 6000 + 2 * k),
 });
@@ -27,14 +33,14 @@ test('capacity tiers', () => {
   assert.is(capacityFor(16), 16);
 });
 
-test('inputs: trigger first, then one video and one audio socket per slot, all listening', () => {
+test('inputs: trigger first, then one video socket per slot, all listening; no audio', () => {
   const spec = buildMixerSpec(DEFAULT_MIXER_SETTINGS, endpoints(4), [shown(0, 0), hidden, hidden, hidden], RUNGS);
-  assert.is(spec.inputs.length, 1 + 4 + 4 + 2, 'canvas trigger, 4 video, 4 audio, a trigger per rung');
-  assert.is(spec.inputs[9].url, 'unix:/tmp/mcu-x/t-720p.sock');
+  assert.is(spec.inputs.length, 1 + 4 + 2, 'canvas trigger, 4 video, a trigger per rung');
+  assert.is(spec.inputs[5].url, 'unix:/tmp/mcu-x/t-720p.sock');
   assert.is(spec.inputs[0].url, 'unix:/tmp/mcu-x/trigger.sock');
   assert.ok(spec.inputs[1].options.includes('rawvideo'));
   assert.ok(spec.inputs[1].options.join(' ').includes('-video_size 640x360 -framerate 30'));
-  assert.ok(spec.inputs[5].options.join(' ').includes('-f s16le -ar 48000 -ac 1'));
+  assert.not.match(specToArgv(spec).join(' '), /s16le|wav|libopus|:a\]/);
   for (const i of spec.inputs) {
     assert.ok(i.options.join(' ').includes('-listen 1'));
     assert.ok(i.options.join(' ').includes('-fflags nobuffer'));
@@ -48,30 +54,81 @@ test('filter graph: commandable scale and overlay per slot, keyframes from the t
   assert.match(g, /scale@s0=w=640:h=360/);
   assert.match(g, /overlay@o1=x=640:y=0:eval=frame/);
   assert.match(g, /overlay@o2=x=0:y=0:[^;]*enable=0/);
-  assert.match(g, /amerge=inputs=4/);
-  // mix-minus: slot 1 hears everyone but itself
-  assert.match(g, /\[m1\]pan=mono\|c0=c0\+c2\+c3\[amm1\]/);
-  assert.match(g, /\[mfull\]pan=mono\|c0=c0\+c1\+c2\+c3\[afull\]/);
+  assert.not.match(g, /amerge|azmq/);
   const argv = specToArgv(spec).join(' ');
   assert.ok(argv.includes('-force_key_frames source'));
-  assert.match(argv, /-map \[rung0\] -fps_mode passthrough -c:v libvpx -deadline realtime -cpu-used 8 -lag-in-frames 0 -error-resilient 1 -threads 2 -b:v 1500k/);
+  assert.match(argv, /-map \[rung0\] -fps_mode passthrough -c:v libvpx -deadline realtime -cpu-used -8 -lag-in-frames 0 -error-resilient 1 -threads \d -b:v 1500k/);
+  assert.ok(argv.includes(`-error-resilient 1 -threads ${VP8_THREADS} -b:v 1500k`), 'the default libvpx threads');
   assert.match(argv, /-map \[rung1\] -fps_mode passthrough -c:v libx264 -preset veryfast -tune zerolatency -profile:v baseline .* -b:v 400k/);
   // each rung: its own trigger (keyframes) with the composite scaled over it
-  assert.match(g, /\[10:v\]scale=640:360:flags=neighbor,format=yuv420p\[rt1\]/);
+  assert.match(g, /\[6:v\]scale=640:360:flags=neighbor,format=yuv420p\[rt1\]/);
   assert.match(g, /\[vs1\]scale=640:360:flags=bilinear\[sc1\]/);
   assert.match(g, /\[composite\]split=2\[vs0\]\[vs1\]/);
+});
+
+test('VP8 rungs: libvpx threads from the settings (MIXER_VP8_THREADS), validated', () => {
+  const spec = buildMixerSpec({ ...DEFAULT_MIXER_SETTINGS, vp8Threads: 3 }, endpoints(4), [shown(0, 0), shown(640, 0), hidden, hidden], RUNGS);
+  assert.match(specToArgv(spec).join(' '), /-map \[rung0\] [^]*-error-resilient 1 -threads 3 -b:v 1500k/);
+  assert.is(vp8ThreadsFromEnv({}), undefined);
+  assert.is(vp8ThreadsFromEnv({ MIXER_VP8_THREADS: ' 1 ' }), 1);
+  assert.throws(() => vp8ThreadsFromEnv({ MIXER_VP8_THREADS: '0' }), /MIXER_VP8_THREADS/);
+  assert.throws(() => vp8ThreadsFromEnv({ MIXER_VP8_THREADS: 'two' }), /MIXER_VP8_THREADS/);
+});
+
+test('audio process: one WAV socket, a channel per slot, cut at 20 ms; commands on azmq; one Opus encode per distinct mix', () => {
+  const spec = buildAudioMixerSpec(DEFAULT_MIXER_SETTINGS, audioEndpoints(4), 4);
+  assert.is(spec.inputs.length, 1);
+  assert.is(spec.inputs[0].url, 'unix:/tmp/mcu-x/audio.sock');
+  assert.ok(spec.inputs[0].options.join(' ').includes('-f wav -ignore_length 1 -max_size 15360'), 'one 20 ms write (4 × 960 f32) per packet');
+  assert.ok(spec.inputs[0].options.join(' ').includes('-listen 1'));
+  const g = spec.filterComplex;
+  assert.match(g, /^\[0:a\]azmq=b=ipc\\\\:\/\/\/tmp\/mcu-x\/acmd\.sock,asplit=4\[in0\]\[in1\]\[in2\]\[in3\];/);
+  assert.match(g, /\[in2\]pan=mono\|c0=c2,highpass@hp2/);
+  assert.match(g, /amerge=inputs=4/);
+  // mix-minus: slot 1 hears everyone but itself
+  assert.match(g, /\[m1\]pan=mono\|c0=c0\+c2\+c3,acompressor@lim1=[^;]*,asoftclip@clip1=[^;]*\[amm1\]/);
+  assert.match(g, /\[mfull\]pan=mono\|c0=c0\+c1\+c2\+c3,acompressor@limfull=[^;]*,asoftclip@clipfull=[^;]*\[afull\]/);
+  const argv = specToArgv(spec).join(' ');
   assert.is((argv.match(/-c:a libopus/g) ?? []).length, 5, 'one Opus encode per distinct mix');
+  assert.match(argv, /-frame_duration 20 -flush_packets 1 -payload_type 97 -f rtp rtp:\/\/127\.0\.0\.1:5002\?rtcpport=5002/);
   assert.ok(argv.includes('rtp://127.0.0.1:6002?rtcpport=6002'));
+  assert.not.match(argv, /libvpx|libx264|:v\]/);
+  assert.throws(() => buildAudioMixerSpec(DEFAULT_MIXER_SETTINGS, audioEndpoints(3), 4), /mix-minus ports/);
+  assert.throws(() => buildAudioMixerSpec(DEFAULT_MIXER_SETTINGS, audioEndpoints(1), 1), /at least 2/);
+  // The level meter: one more split, no filter on it, raw PCM on the last output (after the
+  // Opus outputs: ffmpeg writes them in order); none when asked (bench/voice-path's floor).
+  assert.match(g, /asplit=6\[mfull\]\[meter\]\[m0\]/);
+  assert.not.match(g, /astats|ametadata|asetnsamples/);
+  assert.equal(spec.outputs[spec.outputs.length - 1], { url: 'unix:/tmp/mcu-x/meter.sock', options: ['-map', '[meter]', '-c:a', 'pcm_s16le', '-flush_packets', '1', '-f', 's16le'] });
+  const bare = buildAudioMixerSpec({ ...DEFAULT_MIXER_SETTINGS, voiceChain: false, meter: false }, audioEndpoints(4), 4).filterComplex;
+  assert.match(bare, /asplit=5\[mfull\]\[m0\]\[m1\]\[m2\]\[m3\];/);
+  assert.not.match(bare, /meter|arnndn|afftdn|acompressor|asoftclip|highpass/);
+});
+
+test('streaming WAV header: float, a channel per slot, sizes open-ended; slots interleaved', () => {
+  const h = streamingWavHeader(48000, 4);
+  assert.is(h.length, 44);
+  assert.is(h.toString('ascii', 0, 4), 'RIFF');
+  assert.is(h.toString('ascii', 36, 40), 'data');
+  assert.is(h.readUInt16LE(20), 3, 'IEEE float: no 64 KiB S/PDIF probe');
+  assert.is(h.readUInt16LE(22), 4);
+  assert.is(h.readUInt16LE(32), 16);
+  const f = interleaveF32([new Int16Array([0, 16384]), new Int16Array([-32768, 8192])]);
+  assert.equal([0, 4, 8, 12].map((o) => f.readFloatLE(o)), [0, -1, 0.5, 0.25]);
+  assert.is(h.readUInt32LE(24), 48000);
+  assert.is(h.readUInt32LE(40), 0xffffffff);
 });
 
 test('nobody watching video: no video encode at all', () => {
   const spec = buildMixerSpec(DEFAULT_MIXER_SETTINGS, endpoints(4, 0), [hidden, hidden, hidden, hidden], []);
-  assert.match(spec.filterComplex, /\[composite\]nullsink/);
-  assert.not.match(specToArgv(spec).join(' '), /libvpx|libx264/);
+  assert.match(spec.filterComplex, /\[composite\]null\[idle\]/);
+  const argv = specToArgv(spec).join(' ');
+  assert.not.match(argv, /libvpx|libx264/);
+  // FFmpeg refuses to start without an output file: the composite goes to the null muxer.
+  assert.match(argv, /-map \[idle\] -c:v wrapped_avframe -f null -$/);
 });
 
 test('rejects mismatched ports and too few slots', () => {
-  assert.throws(() => buildMixerSpec(DEFAULT_MIXER_SETTINGS, endpoints(3), [hidden, hidden, hidden, hidden], RUNGS), /mix-minus ports/);
   assert.throws(() => buildMixerSpec(DEFAULT_MIXER_SETTINGS, endpoints(4, 1), [hidden, hidden, hidden, hidden], RUNGS), /rung ports/);
   assert.throws(() => buildMixerSpec(DEFAULT_MIXER_SETTINGS, endpoints(1), [hidden], RUNGS), /at least 2/);
 });

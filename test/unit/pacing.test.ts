@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { JitterBuffer, toMono } from '../../pipeline/audio/JitterBuffer.ts';
+import { adaptiveDrain, JitterBuffer, toMono } from '../../pipeline/audio/JitterBuffer.ts';
+import { StageLatency } from '../../pipeline/audio/StageLatency.ts';
 import { isVp8KeyframeStart, RtpContinuity } from '../../pipeline/rtp/Continuity.ts';
 import { ivfFileHeader, ivfFrame, isVp8Keyframe, parseIvf } from '../../pipeline/mixer/ivf.ts';
 
@@ -36,6 +37,84 @@ test('jitter buffer: backlog beyond max is trimmed to the target (latency stays 
   // the newest audio survives
   const out = jb.pull(jb.queuedSamples);
   assert.is(out[out.length - 1], 9);
+});
+
+const tone = (from: number, n: number, period = 48) => Int16Array.from({ length: n }, (_, i) => Math.round(10000 * Math.sin((2 * Math.PI * (from + i)) / period)));
+
+test('jitter buffer (adaptive drain): a burst while playing is cut back to the margin in crossfaded steps, a tone keeps its phase', () => {
+  const d = adaptiveDrain(48000);
+  const jb = new JitterBuffer(1440, 5760, d);
+  let sent = 0;
+  const send = () => jb.push(tone((sent += 960) - 960, 960));
+  send();
+  send();
+  const out: number[] = [];
+  for (let t = 0; t < 400; t++) {
+    send();
+    if (t === 50) for (let i = 0; i < 4; i++) send(); // 80 ms at once: the clock skipped ticks
+    out.push(...jb.pull(960));
+  }
+  assert.is(jb.underruns, 0);
+  // Before each pull now: the 20 ms it takes + the 5 ms margin (+ less than one step).
+  const before = jb.queuedSamples + 960;
+  assert.ok(before >= 960 + d.marginSamples && before < 960 + d.marginSamples + d.minStepSamples, `queued before a pull ${before}`);
+  assert.ok(jb.drains >= 4 && jb.drainedSamples >= 3840, `drained ${jb.drainedSamples} in ${jb.drains}`);
+  // The splices matched the waveform: no sample jumps more than a clean 1 kHz sine's step.
+  let worst = 0;
+  for (let i = 1; i < out.length; i++) worst = Math.max(worst, Math.abs(out[i] - out[i - 1]));
+  assert.ok(worst < 1400, `largest step ${worst}`);
+});
+
+test('jitter buffer (adaptive drain): a backlog that lands on a primed-again buffer is cut to the target; quiet audio is cut at once', () => {
+  const d = adaptiveDrain(48000);
+  const jb = new JitterBuffer(1440, 5760, d);
+  // A stall: the late ticks ran first and found nothing, then 100 ms of packets at once.
+  for (let i = 0; i < 5; i++) jb.push(chunk(960, 1000), i);
+  jb.pull(960, 10);
+  assert.is(jb.queuedSamples, 1440 - 960, 'started from the newest 30 ms');
+  assert.ok(jb.waitMs.summary().n > 0);
+  // Quiet audio standing deep (a burst during a pause) goes in one cut.
+  const q = new JitterBuffer(1440, 5760, d);
+  for (let i = 0; i < 2; i++) q.push(chunk(960, 10));
+  for (let t = 0; t < 150; t++) {
+    q.push(chunk(960, 10));
+    if (t === 1) for (let i = 0; i < 4; i++) q.push(chunk(960, 10));
+    q.pull(960);
+  }
+  // One cut at the first pull (primed with 60 ms), a 5 ms one (the history held a window from
+  // before the burst), then the rest of the burst's 80 ms in one cut.
+  assert.ok(q.drains <= 3 && q.drainedSamples >= 3840 + 1440 - 240, `drained ${q.drainedSamples} in ${q.drains}`);
+  assert.ok(q.queuedSamples + 960 < 960 + d.marginSamples + d.minStepSamples, `queued ${q.queuedSamples}`);
+});
+
+test('jitter buffer (adaptive drain): underruns widen the margin, no cut in that window', () => {
+  const d = adaptiveDrain(48000);
+  const jb = new JitterBuffer(1440, 5760, d);
+  for (let i = 0; i < 2; i++) jb.push(chunk(960, 1));
+  jb.pull(960);
+  jb.pull(960);
+  jb.pull(960); // underrun
+  assert.is(jb.underruns, 1);
+  assert.is(jb.marginSamples, d.marginSamples + d.marginGrowSamples);
+});
+
+test('jitter buffer without drain keeps its depth (the old behaviour)', () => {
+  const jb = new JitterBuffer(1440, 5760);
+  for (let i = 0; i < 4; i++) jb.push(chunk(960, 1));
+  for (let t = 0; t < 300; t++) {
+    jb.push(chunk(960, 1));
+    jb.pull(960);
+  }
+  assert.is(jb.queuedSamples, 3840);
+  assert.is(jb.drains, 0);
+});
+
+test('stage latency: p50 / p95 / max of the recent samples', () => {
+  const s = new StageLatency(100);
+  for (let i = 1; i <= 200; i++) s.add(i);
+  assert.equal(s.summary(), { n: 100, p50: 151, p95: 196, max: 200 });
+  s.add(NaN);
+  assert.is(s.summary().n, 100);
 });
 
 test('toMono averages interleaved channels', () => {

@@ -3,7 +3,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { concatList, joinPartsSpec, recordingPartSpec, recordingVideoCodec, rtpSdp } from '../../pipeline/media/remux.ts';
+import { concatList, hlsSpec, joinPartsSpec, recordingPartSpec, recordingVideoCodec, rtmpSpec, rtpSdp } from '../../pipeline/media/remux.ts';
 import { specToArgv } from '../../pipeline/mixer/graph.ts';
 
 test('rtpSdp describes each stream on loopback with its payload type', () => {
@@ -58,6 +58,42 @@ test('joining copies (no re-encode); MP4 gets its index up front', () => {
   assert.match(mp4, /-c copy -f mp4 -movflags \+faststart/);
   const webm = specToArgv(joinPartsSpec('/tmp/list.txt', 'webm', '/rec/out.webm')).join(' ');
   assert.not.match(webm, /faststart/);
+});
+
+// The argv FfmpegProcess spawns is specToArgv(spec) as is (test/e2e/ffmpeg-spaces.test.ts reads it
+// back from /proc): every value below must arrive as one argument, whatever TMPDIR holds.
+const SPACED = '/tmp/mcu tmp dir/mcu-p1-hls-room one-abc';
+
+function valueOf(argv: string[], option: string): string | undefined {
+  const i = argv.indexOf(option);
+  return i < 0 ? undefined : argv[i + 1];
+}
+
+test('HLS under a TMPDIR with spaces: every path and the stream map stay one argument', () => {
+  const argv = specToArgv(
+    hlsSpec(`${SPACED}/in.sdp`, SPACED, [
+      { name: '720p', bandwidth: 1_500_000 },
+      { name: '360p', bandwidth: 400_000 },
+    ]),
+  );
+  assert.is(valueOf(argv, '-i'), `${SPACED}/in.sdp`);
+  assert.is(valueOf(argv, '-hls_segment_filename'), `${SPACED}/%v_%05d.ts`);
+  assert.is(valueOf(argv, '-var_stream_map'), 'v:0,a:0,name:720p v:1,a:1,name:360p');
+  assert.is(argv[argv.length - 1], `${SPACED}/stream_%v.m3u8`);
+});
+
+test('recording parts, joins and RTMP pushes under a TMPDIR with spaces keep their paths whole', () => {
+  for (const format of ['webm', 'mp4'] as const) {
+    const part = specToArgv(recordingPartSpec(`${SPACED}/in.sdp`, format, '/rec/room one/part-000.' + format));
+    assert.is(valueOf(part, '-i'), `${SPACED}/in.sdp`);
+    assert.is(part[part.length - 1], '/rec/room one/part-000.' + format);
+    const join = specToArgv(joinPartsSpec(`${SPACED}/list.txt`, format, '/rec/room one/out.' + format));
+    assert.is(valueOf(join, '-i'), `${SPACED}/list.txt`);
+    assert.is(join[join.length - 1], '/rec/room one/out.' + format);
+  }
+  const rtmp = specToArgv(rtmpSpec(`${SPACED}/in.sdp`, `${SPACED}/push.ffpreset`, 1935));
+  assert.is(valueOf(rtmp, '-fpre'), `${SPACED}/push.ffpreset`);
+  assert.is(valueOf(rtmp, '-i'), `${SPACED}/in.sdp`);
 });
 
 test.run();

@@ -22,7 +22,8 @@ test('publish offers', () => {
   assert.throws(() => checkPublishOffer('hello world'), /must start with "v=0"/);
   assert.throws(() => checkPublishOffer(offer([])), /no audio or video/);
   assert.throws(() => checkPublishOffer(offer([audio('recvonly'), video('recvonly')])), /only receives/);
-  assert.throws(() => checkPublishOffer(offer([video('sendonly', 'H264')])), /none of VP8/);
+  assert.equal(checkPublishOffer(offer([video('sendonly', 'H264')])), { audio: false, video: true });
+  assert.throws(() => checkPublishOffer(offer([video('sendonly', 'H265')])), /offers H265; the server decodes VP8, H\.264/);
   assert.throws(() => checkPublishOffer(offer([audio()]).replace(/a=fingerprint.*\r\n/, '')), /fingerprint/);
 });
 

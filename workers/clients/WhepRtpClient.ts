@@ -4,7 +4,9 @@
 
 import { EventEmitter } from 'node:events';
 import { RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket } from 'werift';
-import { exchangeSdp } from './webrtc.ts';
+import '../weriftDtlsFix.ts'; // werift's DTLS client survives a repeated HelloVerifyRequest
+import { exchangeSdp } from './sdpExchange.ts';
+import { iceGathered } from '../iceGathering.ts';
 
 const FB = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'goog-remb' }];
 
@@ -87,16 +89,7 @@ export class WhepRtpClient extends EventEmitter<WhepRtpClientEvents> {
       if ((state === 'failed' || state === 'closed') && !this.closing) this.emit('gone', `peer connection ${state}`);
     });
     await pc.setLocalDescription(await pc.createOffer());
-    await new Promise<void>((resolve) => {
-      if (pc.iceGatheringState === 'complete') return resolve();
-      const t = setTimeout(resolve, 3000);
-      pc.iceGatheringStateChange.subscribe((s) => {
-        if (s === 'complete') {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
+    await iceGathered(pc, 3000);
     const { answer, location } = await exchangeSdp(this.opts.url, pc.localDescription!.sdp, this.opts.headers);
     this.answer = answer;
     this.location = location;

@@ -1,15 +1,16 @@
 // The one module that starts FFmpeg. Everything else describes what to run as an FfmpegSpec
-// (pipeline/mixer/graph.ts) and gets back an FfmpegProcess: pid, exit reason, stop with
-// escalation. fluent-ffmpeg does the spawning today; it was archived upstream in May 2025
-// and is deprecated on npm, so nothing outside this file may import it (docs/ARCHITECTURE.md).
-// Replacing it means re-implementing `start()` below with child_process.spawn(specToArgv()).
+// (pipeline/ffmpeg/spec.ts) and gets back an FfmpegProcess: pid, exit reason, stop with
+// escalation, and (when asked for) its stdin/stdout as pipes. The argv that runs is exactly
+// specToArgv(spec): nothing re-orders or splits it (docs/ARCHITECTURE.md says why
+// fluent-ffmpeg is gone).
 
 import { EventEmitter } from 'node:events';
-import { execFile, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import ffmpeg from 'fluent-ffmpeg';
-import type { FfmpegSpec } from '../../pipeline/mixer/graph.ts';
+import type { Readable, Writable } from 'node:stream';
+import { specToArgv, type FfmpegSpec } from '../../pipeline/ffmpeg/spec.ts';
+import { log as rootLog, type Logger } from '../log.ts';
+import { projectPath } from '../paths.ts';
 
 export interface FfmpegExit {
   code: number | null;
@@ -20,10 +21,23 @@ export interface FfmpegExit {
   stderrTail: string[];
 }
 
+export interface FfmpegOptions {
+  /** FFmpeg binary; default FFMPEG_PATH, else `ffmpeg` on PATH. */
+  ffmpegPath?: string;
+  /** Give the process a stdin pipe (raw input) instead of none. */
+  stdin?: boolean;
+  /** Give the process a stdout pipe (raw output) instead of none. */
+  stdout?: boolean;
+  /** Logger with the owner's bindings (room, participant…); start, exit and death are logged. */
+  log?: Logger;
+  /** Applied to every stderr line before it is kept, emitted or logged (e.g. masking a key). */
+  redactStderr?: (line: string) => string;
+}
+
 const live = new Set<FfmpegProcess>();
 
 /** FFmpeg through ffmpeg-guard.sh (dies with this process) where setpriv exists. */
-const GUARD = fileURLToPath(new URL('./ffmpeg-guard.sh', import.meta.url));
+const GUARD = projectPath('workers', 'ffmpeg', 'ffmpeg-guard.sh');
 const guardAvailable = (() => {
   for (const dir of (process.env.PATH ?? '').split(':')) if (dir && fs.existsSync(`${dir}/setpriv`)) return true;
   return false;
@@ -46,17 +60,27 @@ export interface FfmpegProcessEvents {
   stderr: [string];
 }
 
+const TAIL_LINES = 30;
+
 export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
-  private proc: ChildProcess | null = null;
+  private readonly proc: ChildProcess;
   private stopRequested = false;
   private stopPromise: Promise<FfmpegExit> | null = null;
   private readonly tail: string[] = [];
   private exitInfo: FfmpegExit | null = null;
+  private readonly log: Logger;
+  private readonly redactStderr: ((line: string) => string) | null;
+  readonly argv: readonly string[];
   readonly exited: Promise<FfmpegExit>;
+  /** Resolves with the pid once the process runs; rejects when it could not be started. */
   readonly started: Promise<number>;
 
-  constructor(readonly name: string, spec: FfmpegSpec, ffmpegPath = process.env.FFMPEG_PATH) {
+  constructor(readonly name: string, spec: FfmpegSpec, opts: FfmpegOptions = {}) {
     super();
+    this.log = (opts.log ?? rootLog).child({ ffmpeg: name });
+    this.redactStderr = opts.redactStderr ?? null;
+    this.argv = specToArgv(spec);
+    const bin = opts.ffmpegPath || process.env.FFMPEG_PATH || 'ffmpeg';
     let resolveExit!: (e: FfmpegExit) => void;
     let resolveStart!: (pid: number) => void;
     let rejectStart!: (e: Error) => void;
@@ -67,59 +91,83 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
     });
     this.started.catch(() => {});
 
-    const command = ffmpeg();
-    if (guardAvailable) {
-      process.env.MCU_FFMPEG_BIN = ffmpegPath || 'ffmpeg';
-      command.setFfmpegPath(GUARD);
-    } else if (ffmpegPath) command.setFfmpegPath(ffmpegPath);
-    for (const input of spec.inputs) command.input(input.url).inputOptions(input.options);
-    command.addOption(spec.globalOptions);
-    if (spec.filterComplex) command.complexFilter(spec.filterComplex);
-    for (const output of spec.outputs) command.output(output.url).outputOptions(output.options);
+    const [file, args] = guardAvailable ? [GUARD, this.argv] : [bin, this.argv];
+    this.proc = spawn(file, args as string[], {
+      stdio: [opts.stdin ? 'pipe' : 'ignore', opts.stdout ? 'pipe' : 'ignore', 'pipe'],
+      // The guard execs MCU_FFMPEG_BIN; the child's environment says which, ours is untouched.
+      env: guardAvailable ? { ...process.env, MCU_FFMPEG_BIN: bin } : process.env,
+    });
+    live.add(this);
+    // A pipe whose reader is gone (FFmpeg exited) must not become an uncaught EPIPE.
+    this.proc.stdin?.on('error', () => {});
+    this.proc.stdout?.on('error', () => {});
 
-    command.on('start', () => {
-      const proc = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc ?? null;
-      this.proc = proc;
-      if (proc?.pid) resolveStart(proc.pid);
-      // fluent-ffmpeg reports the end through 'end'/'error'; the child's own exit event
-      // carries the signal, which is what tells a crash from a requested stop.
-      proc?.once('exit', (code, signal) => {
-        const info: FfmpegExit = { code, signal, requested: this.stopRequested, stderrTail: [...this.tail] };
-        this.exitInfo = info;
-        live.delete(this);
-        resolveExit(info);
-        this.emit('exit', info);
-        if (!info.requested) this.emit('died', info);
-      });
+    let partial = '';
+    this.proc.stderr!.setEncoding('utf8');
+    this.proc.stderr!.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split(/\r?\n|\r/);
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (line) this.onStderr(line);
     });
-    command.on('stderr', (line: string) => {
-      this.tail.push(line);
-      if (this.tail.length > 30) this.tail.shift();
-      this.emit('stderr', line);
+
+    const finish = (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
+      if (this.exitInfo) return;
+      if (partial) this.onStderr(partial);
+      const info: FfmpegExit = {
+        code,
+        signal,
+        requested: this.stopRequested,
+        stderrTail: spawnError ? [spawnError.message] : [...this.tail],
+      };
+      this.exitInfo = info;
+      live.delete(this);
+      resolveExit(info);
+      const fields = { ffmpegPid: this.proc.pid, code, signal, requested: info.requested };
+      if (info.requested) this.log.info(fields, 'ffmpeg stopped');
+      // A one-shot job (an encode, a join) ends by itself with 0; anything else is a death.
+      else if (code === 0) this.log.info(fields, 'ffmpeg finished');
+      else this.log.error({ ...fields, stderr: info.stderrTail.slice(-5) }, 'ffmpeg died');
+      this.emit('exit', info);
+      if (!info.requested) this.emit('died', info);
+    };
+    this.proc.once('spawn', () => {
+      resolveStart(this.proc.pid!);
+      this.log.info({ ffmpegPid: this.proc.pid, inputs: spec.inputs.length, outputs: spec.outputs.length }, 'ffmpeg started');
     });
-    command.on('error', (err: Error) => {
-      // Spawn failures never reach 'start' (e.g. ffmpeg not installed).
-      if (!this.proc) {
-        const info: FfmpegExit = { code: null, signal: null, requested: this.stopRequested, stderrTail: [err.message] };
-        this.exitInfo = info;
-        live.delete(this);
+    this.proc.once('error', (err) => {
+      // Spawn failures (ffmpeg not installed) never reach 'spawn'.
+      if (this.proc.pid === undefined) {
         rejectStart(err);
-        resolveExit(info);
-        this.emit('exit', info);
-        if (!info.requested) this.emit('died', info);
+        finish(null, null, err);
       }
     });
-    command.on('end', () => {});
-    live.add(this);
-    command.run();
+    // 'close' waits for stderr to drain, so the tail is complete.
+    this.proc.once('close', (code, signal) => finish(code, signal));
+  }
+
+  private onStderr(raw: string): void {
+    const line = this.redactStderr ? this.redactStderr(raw) : raw;
+    this.tail.push(line);
+    if (this.tail.length > TAIL_LINES) this.tail.shift();
+    this.emit('stderr', line);
   }
 
   get pid(): number | undefined {
-    return this.proc?.pid;
+    return this.proc.pid;
   }
 
   get running(): boolean {
     return this.exitInfo === null;
+  }
+
+  /** The process's stdin, when started with `stdin: true`. */
+  get stdin(): Writable | null {
+    return this.proc.stdin;
+  }
+
+  /** The process's stdout, when started with `stdout: true`. */
+  get stdout(): Readable | null {
+    return this.proc.stdout;
   }
 
   /** Ends the process: SIGINT (FFmpeg finishes its outputs), then SIGTERM, then SIGKILL. */
@@ -132,7 +180,7 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
       for (const signal of ['SIGINT', 'SIGTERM', 'SIGKILL'] as const) {
         if (this.exitInfo) break;
         try {
-          this.proc?.kill(signal);
+          this.proc.kill(signal);
         } catch {
           /* already gone */
         }
@@ -141,15 +189,16 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
           new Promise<boolean>((r) => setTimeout(() => r(false), signal === 'SIGKILL' ? 5000 : graceMs).unref()),
         ]);
         if (done) break;
+        if (signal !== 'SIGKILL') this.log.warn({ ffmpegPid: this.proc.pid, signal }, 'ffmpeg ignored a stop signal; escalating');
       }
       return this.exited;
     })();
     return this.stopPromise;
   }
 
-  /** For fault injection in tests: kill without marking the stop as requested. */
+  /** For fault injection in tests: a signal without marking the stop as requested. */
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    this.proc?.kill(signal);
+    this.proc.kill(signal);
   }
 }
 

@@ -1,14 +1,15 @@
 // Runs an FFmpeg that reads RTP from loopback UDP (described by an SDP file) and writes it out
 // with `-c copy` (recording parts, HLS, RTMP). The caller feeds packets with video()/audio().
-// FFmpeg is started before the first packet is sent, so the sockets are bound when media comes.
+// FFmpeg is started before the first packet is sent; listening() says when its sockets are bound.
 
 import dgram from 'node:dgram';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/FfmpegProcess.ts';
+import { FfmpegProcess, type FfmpegExit, type FfmpegOptions } from '../ffmpeg/FfmpegProcess.ts';
 import { rtpSdp, type RemuxInput, type VideoCodecName } from '../../pipeline/media/remux.ts';
 import { MIX_RTP_PT, type FfmpegSpec } from '../../pipeline/mixer/graph.ts';
+import { makeTempDir } from '../tmp.ts';
+import { udpPortsOf } from '../proc.ts';
 
 /** Two adjacent free UDP ports (RTP and its RTCP), the first even. */
 async function freePortPair(): Promise<number> {
@@ -45,6 +46,8 @@ export interface RtpRemuxOptions {
   audioFmtp?: string;
   /** The FFmpeg spec, given the SDP file's path. */
   spec: (sdpPath: string) => FfmpegSpec;
+  /** Options for the FFmpeg process (its logger, stderr redaction). */
+  ffmpeg?: FfmpegOptions;
 }
 
 export class RtpRemux {
@@ -62,9 +65,10 @@ export class RtpRemux {
     private readonly audioPort: number,
     spec: FfmpegSpec,
     name: string,
+    ffmpegOptions: FfmpegOptions = {},
   ) {
     this.sock.on('error', () => {});
-    this.ffmpeg = new FfmpegProcess(name, spec);
+    this.ffmpeg = new FfmpegProcess(name, spec, ffmpegOptions);
   }
 
   static async start(o: RtpRemuxOptions): Promise<RtpRemux> {
@@ -76,10 +80,17 @@ export class RtpRemux {
       video: videoPorts.map((port) => ({ port, payloadType: o.videoPayloadType, codec: o.videoCodec, fmtp: o.videoFmtp })),
       audio: { port: audioPort, payloadType: o.audioPayloadType, fmtp: o.audioFmtp },
     };
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcu-remux-'));
+    const dir = makeTempDir('remux');
     const sdpPath = path.join(dir, 'in.sdp');
     fs.writeFileSync(sdpPath, rtpSdp(input));
-    const remux = new RtpRemux(dir, videoPorts, audioPort, o.spec(sdpPath), o.name);
+    let spec: FfmpegSpec;
+    try {
+      spec = o.spec(sdpPath);
+    } catch (err) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    const remux = new RtpRemux(dir, videoPorts, audioPort, spec, o.name, o.ffmpeg);
     try {
       await remux.ffmpeg.started;
     } catch (err) {
@@ -90,7 +101,7 @@ export class RtpRemux {
   }
 
   /** A remux fed by a mixer tap (HLS, RTMP): H.264 rungs and the full mix, as the mixer sends them. */
-  static forMixH264(name: string, videoStreams: number, spec: (sdpPath: string) => FfmpegSpec): Promise<RtpRemux> {
+  static forMixH264(name: string, videoStreams: number, spec: (sdpPath: string) => FfmpegSpec, ffmpeg?: FfmpegOptions): Promise<RtpRemux> {
     return RtpRemux.start({
       name,
       videoCodec: 'H264',
@@ -99,7 +110,26 @@ export class RtpRemux {
       videoStreams,
       audioPayloadType: MIX_RTP_PT.audio,
       spec,
+      ffmpeg,
     });
+  }
+
+  /**
+   * Resolves once FFmpeg has bound every input port (read from /proc), so a packet sent now is
+   * received, not refused: a keyframe sent before would be lost. Resolves false when FFmpeg
+   * exits, or after `timeoutMs`.
+   */
+  async listening(timeoutMs = 5000): Promise<boolean> {
+    const pid = await this.ffmpeg.started.catch(() => null);
+    if (pid === null) return false;
+    const ports = [...this.videoPorts, this.audioPort];
+    const until = performance.now() + timeoutMs;
+    while (this.running && performance.now() < until) {
+      const bound = udpPortsOf(pid);
+      if (ports.every((p) => bound.has(p))) return true;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return false;
   }
 
   get running(): boolean {

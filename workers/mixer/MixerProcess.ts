@@ -1,15 +1,16 @@
-// One FFmpeg mixer process and its plumbing: the unix sockets Node writes raw media into,
-// the UDP sockets its RTP comes back on, and the zmq command channel. It does not pace or
-// decide anything: RoomMixer drives it tick by tick and replaces it when it dies.
+// One room mixer: the video FFmpeg and its plumbing (the unix sockets Node writes raw pictures
+// and triggers into, the UDP sockets the rungs come back on, the zmq command channel), and
+// beside it the audio FFmpeg (AudioMixerProcess), so that video work never delays the audio.
+// The two start, are ready and are replaced together, except that a new pair made only for
+// other rungs adopts the serving pair's audio process (the audio is not switched when a watcher
+// of another rung comes or goes); either dying ends the pair. It does not pace or decide anything: RoomMixer
+// drives it tick by tick and replaces it when it dies.
 
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import {
-  audioSocket,
   buildMixerSpec,
   commandSocket,
   rungTriggerSocket,
@@ -19,18 +20,25 @@ import {
   type MixerSettings,
   type SlotPlacement,
 } from '../../pipeline/mixer/graph.ts';
-import { isRtcpPacket } from '../../pipeline/rtp/Continuity.ts';
 import { ivfFileHeader, ivfFrame } from '../../pipeline/mixer/ivf.ts';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/FfmpegProcess.ts';
 import { ZmqCommandClient } from './ZmqCommandClient.ts';
 import type { TriggerFrames } from './trigger.ts';
 import type { RungSpec } from '../../pipeline/ladder.ts';
+import { FULL_MIX_KEY, minusStreamKey, videoStreamKey, type MixStreamKey } from '../../pipeline/mixer/streamKey.ts';
+import { makeTempDir } from '../tmp.ts';
+import { rnnoiseModel, voiceChainEnabled, vp8ThreadsFromEnv } from './voiceModel.ts';
+import { AudioMixerProcess } from './AudioMixerProcess.ts';
+import { RtpSocket } from './RtpSocket.ts';
+import { ContentTimeline } from '../../pipeline/rtp/ContentTimeline.ts';
 
-/** 'video:<rung id>', 'full', or 'minus:<slot>'. */
-export type MixStreamKey = string;
+export type { MixStreamKey } from '../../pipeline/mixer/streamKey.ts';
 
 export interface MixerProcessEvents {
-  rtp: [MixStreamKey, Buffer];
+  /** A packet and the instant its content went into the mix (null: unknown; ContentTimeline). */
+  rtp: [MixStreamKey, Buffer, number | null];
+  /** A processed slot's RMS level (dBFS) over the last 20 ms. */
+  level: [number, number];
   died: [FfmpegExit];
   connected: [];
 }
@@ -47,21 +55,30 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   readonly dir: string;
   readonly ffmpeg: FfmpegProcess;
   readonly capacity: number;
-  private readonly udp: dgram.Socket[] = [];
+  /** The audio FFmpeg: voice chains, mix, mix-minus, limiter, Opus, meter. */
+  readonly audio: AudioMixerProcess;
+  /** Whether close() stops the audio process too (false while adopted and not yet handed over). */
+  private ownsAudio: boolean;
+  private readonly audioListeners: Array<[string, (...args: any[]) => void]> = [];
+  private readonly sockets: RtpSocket[];
   private readonly trigger: Writer = { socket: null, connected: false };
   private readonly video: Writer[];
-  private readonly audio: Writer[];
   private readonly rungTriggers: Writer[];
   private readonly rungPts: number[];
+  /** Per rung: when each of its trigger frames (its output frames) was written. */
+  private readonly rungTimelines: ContentTimeline[];
   readonly rungs: readonly RungSpec[];
   /** The placements the process was started with (its graph's initial positions). */
   readonly initialPlacements: SlotPlacement[];
   private readonly commands: ZmqCommandClient;
+  /** The RNNoise model the graph loads (null: afftdn); commands must name the right filter. */
+  readonly denoiseModel: string | null;
   private closing: Promise<void> | null = null;
   private connectTimers = new Set<NodeJS.Timeout>();
   private _allConnected = false;
   private pts = 0;
-  lastPacketAt = 0;
+  private lastVideoPacketAt = 0;
+  private connectedAt = 0;
 
   static async start(
     name: string,
@@ -70,28 +87,32 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     trigger: TriggerFrames,
     prerollVideo: Buffer,
     rungs: readonly RungSpec[],
+    /** The serving pair's audio process, to adopt (same capacity) instead of starting one. */
+    adopt: AudioMixerProcess | null = null,
   ): Promise<MixerProcess> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcu-mix-'));
-    const capacity = placements.length;
-    const udp: dgram.Socket[] = [];
+    const denoiseModel = settings.denoiseModel === undefined ? rnnoiseModel() : settings.denoiseModel;
+    const sockets = await RtpSocket.bindAll(rungs.map((r) => videoStreamKey(r.id)));
+    let audio: AudioMixerProcess;
+    const owns = !(adopt && adopt.capacity === placements.length);
     try {
-      for (let i = 0; i < rungs.length + 1 + capacity; i++) {
-        const s = dgram.createSocket('udp4');
-        udp.push(s);
-        await new Promise<void>((resolve, reject) => {
-          s.once('error', reject);
-          s.bind(0, '127.0.0.1', () => {
-            s.off('error', reject);
-            resolve();
-          });
-        });
-      }
+      audio = !owns ? adopt! : await AudioMixerProcess.start(
+        `${name}/audio`,
+        { ...settings, denoiseModel, voiceChain: settings.voiceChain ?? voiceChainEnabled() },
+        placements.length,
+      );
     } catch (err) {
-      for (const s of udp) s.close();
+      for (const s of sockets) s.close();
+      throw err;
+    }
+    const dir = makeTempDir('mix');
+    try {
+      return new MixerProcess(name, { ...settings, denoiseModel, vp8Threads: settings.vp8Threads ?? vp8ThreadsFromEnv() }, placements, trigger, prerollVideo, rungs, dir, sockets, audio, owns);
+    } catch (err) {
+      if (owns) await audio.close();
+      for (const s of sockets) s.close();
       fs.rmSync(dir, { recursive: true, force: true });
       throw err;
     }
-    return new MixerProcess(name, settings, placements, trigger, prerollVideo, rungs, dir, udp);
   }
 
   private constructor(
@@ -102,49 +123,57 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     private readonly prerollVideo: Buffer,
     rungs: readonly RungSpec[],
     dir: string,
-    udp: dgram.Socket[],
+    sockets: RtpSocket[],
+    audio: AudioMixerProcess,
+    owns: boolean,
   ) {
     super();
     this.dir = dir;
     this.rungs = rungs;
     this.initialPlacements = placements.map((p) => ({ ...p }));
     this.capacity = placements.length;
-    this.udp.push(...udp);
-    const port = (s: dgram.Socket) => s.address().port;
-    const keys: MixStreamKey[] = [...rungs.map((r) => `video:${r.id}`), 'full', ...placements.map((_, k) => `minus:${k}`)];
-    udp.forEach((s, i) => {
-      const key = keys[i];
-      s.on('message', (msg) => {
-        if (isRtcpPacket(msg)) return;
-        this.lastPacketAt = performance.now();
-        this.emit('rtp', key, msg);
-      });
-      s.on('error', () => {});
-    });
-    const spec = buildMixerSpec(
-      settings,
-      {
-        socketDir: dir,
-        rungRtpPorts: udp.slice(0, rungs.length).map(port),
-        fullMixRtpPort: port(udp[rungs.length]),
-        mixMinusRtpPorts: udp.slice(rungs.length + 1).map(port),
-      },
-      placements,
-      rungs,
-    );
+    this.sockets = sockets;
+    this.audio = audio;
+    this.ownsAudio = owns;
+    this.denoiseModel = settings.denoiseModel ?? null;
+    const spec = buildMixerSpec(settings, { socketDir: dir, rungRtpPorts: sockets.map((s) => s.port) }, placements, rungs);
     this.ffmpeg = new FfmpegProcess(name, spec);
-    this.ffmpeg.on('died', (info) => this.emit('died', info));
+    // A rung's output frame n is its trigger frame n (fps_mode passthrough); the first one out
+    // is frame 1 (the decoder drops the probed preroll, frame 0). Measured: a slot picture
+    // changed in the tick of rung frame 40 is in output frame 40 counted this way.
+    this.rungTimelines = rungs.map((r) => new ContentTimeline(90000 / r.fps, 1000 / r.fps, 1));
+    sockets.forEach((s, i) => {
+      const timeline = this.rungTimelines[i];
+      s.accept(() => this.ffmpeg.pid);
+      s.on('rtp', (key, msg) => {
+        this.lastVideoPacketAt = performance.now();
+        this.emit('rtp', key, msg, timeline.contentAt(msg.readUInt32BE(4)));
+      });
+    });
+    // Either process dying ends the pair (RoomMixer replaces both); reported once.
+    let died = false;
+    const onDied = (info: FfmpegExit) => {
+      if (died) return;
+      died = true;
+      this.emit('died', info);
+    };
+    this.ffmpeg.on('died', onDied);
+    const listen = (event: string, fn: (...args: any[]) => void) => {
+      (audio as EventEmitter).on(event, fn);
+      this.audioListeners.push([event, fn]);
+    };
+    listen('died', onDied);
+    listen('rtp', (key: MixStreamKey, msg: Buffer, at: number | null) => this.emit('rtp', key, msg, at));
+    listen('level', (slot: number, db: number) => this.emit('level', slot, db));
+    listen('connected', () => this.checkAllConnected());
     this.commands = new ZmqCommandClient(commandSocket(dir));
     this.video = placements.map(() => ({ socket: null, connected: false }));
-    this.audio = placements.map(() => ({ socket: null, connected: false }));
-    const silence = Buffer.alloc((settings.sampleRate / settings.fps) * 2);
     // FFmpeg opens its inputs one after another and reads one packet from each before
     // opening the next; each socket gets exactly one preroll packet on connect (probing
     // discards it under -fflags nobuffer), so all inputs start the paced ticks aligned.
     const header = ivfFileHeader(this.triggerFrames.width, this.triggerFrames.height, settings.fps);
     this.connect(this.trigger, triggerSocket(dir), Buffer.concat([header, ivfFrame(this.triggerFrames.key, 0)]));
     this.video.forEach((w, k) => this.connect(w, videoSocket(dir, k), prerollVideo));
-    this.audio.forEach((w, k) => this.connect(w, audioSocket(dir, k), silence));
     this.rungTriggers = rungs.map(() => ({ socket: null, connected: false }));
     this.rungPts = rungs.map(() => 0);
     rungs.forEach((r, i) => {
@@ -158,7 +187,33 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   }
 
   get commandChannelUp(): boolean {
-    return this.commands.connected;
+    return this.commands.connected && this.audio.commandChannelUp;
+  }
+
+  /**
+   * When the pair last sent media: the older of the video's last packet (if it encodes any
+   * rung) and the audio's, so a hung process of either kind shows; a kind that has sent
+   * nothing yet counts from when all inputs were open. 0 before that.
+   */
+  get lastPacketAt(): number {
+    if (!this.connectedAt) return 0;
+    const times = [this.audio.lastPacketAt, ...(this.rungs.length ? [this.lastVideoPacketAt] : [])];
+    return Math.min(...times.map((t) => t || this.connectedAt));
+  }
+
+  /** Datagrams dropped on the RTP sockets: not from this pair's FFmpegs, or not a whole RTP packet. */
+  get droppedDatagrams(): number {
+    return this.audio.droppedDatagrams + this.sockets.reduce((n, s) => n + s.dropped, 0);
+  }
+
+  /** Every RTP socket of the pair, video first (fault injection and tests). */
+  get udp(): dgram.Socket[] {
+    return [...this.sockets.map((s) => s.socket), ...this.audio.udp];
+  }
+
+  /** The video FFmpeg's pid; the audio one is audio.ffmpeg.pid. */
+  get videoPid(): number | undefined {
+    return this.ffmpeg.pid;
   }
 
   private connect(w: Writer, file: string, preroll: Buffer): void {
@@ -187,27 +242,24 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   private checkAllConnected(): void {
     if (this._allConnected) return;
     if (!this.trigger.connected) return;
-    if (!this.video.every((w) => w.connected) || !this.audio.every((w) => w.connected)) return;
+    if (!this.video.every((w) => w.connected) || !this.audio.allConnected) return;
     if (!this.rungTriggers.every((w) => w.connected)) return;
     this._allConnected = true;
+    this.connectedAt = performance.now();
     this.emit('connected');
   }
 
-  /** 20 ms of PCM per slot (its own clock, see RoomMixer). Dropped while not connected. */
-  writeAudio(audio: readonly Buffer[]): void {
+  /** 20 ms of PCM per slot (its own clock, see RoomMixer; `atMs` its tick). Dropped while not connected. */
+  writeAudio(audio: readonly Buffer[], atMs = performance.now()): void {
     if (!this._allConnected || this.closing) return;
-    for (let k = 0; k < this.capacity; k++) {
-      const s = this.audio[k].socket!;
-      // A stalled FFmpeg: drop audio rather than queue it (it would come out late).
-      if (s.writableLength < audio[k].length * 10) s.write(audio[k]);
-    }
+    this.audio.write(audio, atMs);
   }
 
   /**
    * Writes one video tick to every video input and the triggers. Returns null (and writes
    * nothing) when FFmpeg is not keeping up, so that all inputs stay frame-aligned.
    */
-  writeTick(tick: number, keyRungs: ReadonlySet<string>, video: readonly Buffer[]): Set<string> | null {
+  writeTick(tick: number, keyRungs: ReadonlySet<string>, video: readonly Buffer[], atMs = performance.now()): Set<string> | null {
     if (!this._allConnected || this.closing) return null;
     const frameBytes = video[0]?.length ?? 0;
     for (const w of this.video) {
@@ -216,13 +268,16 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     this.pts++;
     // The canvas decoder needs one keyframe (the probed preroll is dropped); nothing after.
     this.trigger.socket!.write(ivfFrame(this.pts === 1 ? this.triggerFrames.key : this.triggerFrames.delta, this.pts));
-    for (let k = 0; k < this.capacity; k++) this.video[k].socket!.write(video[k]);
+    // A room that shrank (or grew) while this process still serves: its own slot count, an
+    // empty picture for slots the room no longer has.
+    for (let k = 0; k < this.capacity; k++) this.video[k].socket!.write(video[k] ?? this.prerollVideo);
     // Rung triggers at their own frame rate: a 15 fps rung gets every other tick. The first
     // frame after the preroll is a keyframe (the decoder drops the probed preroll).
     const keyed = new Set<string>();
     this.rungs.forEach((r, i) => {
       if (tick % Math.max(1, Math.round(this.settings.fps / r.fps)) !== 0) return;
       this.rungPts[i]++;
+      this.rungTimelines[i].wrote(this.rungPts[i], atMs);
       const key = this.rungPts[i] === 1 || keyRungs.has(r.id);
       if (key) keyed.add(r.id);
       this.rungTriggers[i].socket!.write(ivfFrame(key ? this.triggerFrames.key : this.triggerFrames.delta, this.rungPts[i]));
@@ -230,8 +285,31 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     return keyed;
   }
 
+  /** Whether the audio process is this pair's to stop. */
+  get ownsAudioProcess(): boolean {
+    return this.ownsAudio;
+  }
+
+  /**
+   * Hands the audio process over to `to` (which adopted it): this pair stops listening to it
+   * and its close() leaves it running.
+   */
+  handOverAudio(to: MixerProcess): void {
+    if (to.audio !== this.audio || !this.ownsAudio) return;
+    for (const [event, fn] of this.audioListeners) (this.audio as EventEmitter).off(event, fn);
+    this.audioListeners.length = 0;
+    this.ownsAudio = false;
+    to.ownsAudio = true;
+  }
+
+  /** Commands to the compositor (placements). */
   sendCommands(commands: readonly MixerCommand[]): Promise<string[]> {
     return this.commands.send(commands);
+  }
+
+  /** Commands to the audio graph (gain, denoise, limiter). */
+  sendAudioCommands(commands: readonly MixerCommand[]): Promise<string[]> {
+    return this.audio.sendCommands(commands);
   }
 
   /** Ends the process and releases every socket and file. Idempotent. */
@@ -241,18 +319,12 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
       for (const t of this.connectTimers) clearTimeout(t);
       this.connectTimers.clear();
       this.commands.close();
-      const stopped = this.ffmpeg.stop();
+      for (const [event, fn] of this.audioListeners) (this.audio as EventEmitter).off(event, fn);
+      const stopped = Promise.all([this.ffmpeg.stop(), this.ownsAudio ? this.audio.close() : null]);
       // Closing the inputs lets FFmpeg see end-of-stream and exit on its own.
-      for (const w of [this.trigger, ...this.video, ...this.audio, ...this.rungTriggers]) w.socket?.destroy();
+      for (const w of [this.trigger, ...this.video, ...this.rungTriggers]) w.socket?.destroy();
       await stopped;
-      for (const s of this.udp) {
-        s.removeAllListeners('message');
-        try {
-          s.close();
-        } catch {
-          /* already closed */
-        }
-      }
+      for (const s of this.sockets) s.close();
       fs.rmSync(this.dir, { recursive: true, force: true });
       this.removeAllListeners();
     })();

@@ -43,13 +43,26 @@ function readyCommand(): Buffer {
   return frame(body, FLAG_COMMAND);
 }
 
+/** Largest frame accepted from the filter (replies are a line); anything bigger is garbage. */
+const MAX_FRAME = 64 * 1024;
+
+interface Request {
+  line: string;
+  resolve: (reply: string) => void;
+}
+
+/** The reply given to a command whose connection dropped before its reply came. */
+export const DISCONNECTED_REPLY = 'E disconnected before the reply';
+
 export class ZmqCommandClient {
   private socket: net.Socket | null = null;
   private handshaken = false;
   private inbox = Buffer.alloc(0);
   private greeted = false;
-  private queue: string[] = [];
-  private pending: Array<(reply: string) => void> = [];
+  /** Not sent yet (the filter is not reachable): sent after the next handshake. */
+  private queue: Request[] = [];
+  /** Sent on the current connection, in order: a REP socket answers in order. */
+  private inFlight: Request[] = [];
   private retry: NodeJS.Timeout | null = null;
   private _closed = false;
   /** Replies that were not "0 Success" (kept short; for diagnostics). */
@@ -71,11 +84,7 @@ export class ZmqCommandClient {
   send(commands: readonly MixerCommand[]): Promise<string[]> {
     if (this._closed) return Promise.resolve([]);
     const replies = commands.map(
-      (c) =>
-        new Promise<string>((resolve) => {
-          this.queue.push(`${c.target} ${c.command} ${c.arg}`);
-          this.pending.push(resolve);
-        }),
+      (c) => new Promise<string>((resolve) => this.queue.push({ line: `${c.target} ${c.command} ${c.arg}`, resolve })),
     );
     this.flush();
     return Promise.all(replies);
@@ -87,8 +96,8 @@ export class ZmqCommandClient {
     if (this.retry) clearTimeout(this.retry);
     this.socket?.destroy();
     this.socket = null;
-    for (const resolve of this.pending) resolve('closed');
-    this.pending = [];
+    for (const r of [...this.inFlight, ...this.queue]) r.resolve('closed');
+    this.inFlight = [];
     this.queue = [];
   }
 
@@ -110,6 +119,10 @@ export class ZmqCommandClient {
       if (this._closed || this.socket !== socket) return;
       this.socket = null;
       this.handshaken = false;
+      // Replies on the next connection answer only what is sent on it: whatever was in
+      // flight here will never be answered.
+      for (const r of this.inFlight) r.resolve(DISCONNECTED_REPLY);
+      this.inFlight = [];
       this.retry = setTimeout(() => this.connect(), this.retryMs);
     });
   }
@@ -117,8 +130,9 @@ export class ZmqCommandClient {
   private flush(): void {
     if (!this.handshaken || !this.socket) return;
     const out: Buffer[] = [];
-    for (const line of this.queue) {
-      out.push(frame(Buffer.alloc(0), FLAG_MORE), frame(Buffer.from(line, 'utf8'), 0));
+    for (const r of this.queue) {
+      out.push(frame(Buffer.alloc(0), FLAG_MORE), frame(Buffer.from(r.line, 'utf8'), 0));
+      this.inFlight.push(r);
     }
     this.queue = [];
     if (out.length) this.socket.write(Buffer.concat(out));
@@ -149,6 +163,10 @@ export class ZmqCommandClient {
         size = this.inbox[1];
         head = 2;
       }
+      if (size > MAX_FRAME) {
+        this.socket?.destroy();
+        return;
+      }
       if (this.inbox.length < head + size) return;
       const body = this.inbox.subarray(head, head + size);
       this.inbox = this.inbox.subarray(head + size);
@@ -164,7 +182,7 @@ export class ZmqCommandClient {
       if (size === 0 && flags & FLAG_MORE) continue;
       const reply = body.toString('utf8');
       if (!reply.startsWith('0 ')) this.errors.push(reply.slice(0, 200));
-      this.pending.shift()?.(reply);
+      this.inFlight.shift()?.resolve(reply);
     }
   }
 }

@@ -2,9 +2,11 @@
 // and converted to I420 by libwebrtc's converter. Node never loops over pixels: a label is
 // stamped onto a slot picture by copying its rows into place.
 
-import sharp from 'sharp';
+import sharp, { type OutputInfo } from 'sharp';
 import wrtc from '@roamhq/wrtc';
-import type { Size } from '../../pipeline/layout/geometry.ts';
+import type { Rect, Size } from '../../pipeline/layout/geometry.ts';
+import { graphemes, labelText, shorten } from '../../pipeline/layout/labelText.ts';
+import { log } from '../log.ts';
 
 const { rgbaToI420 } = (wrtc as any).nonstandard;
 
@@ -25,9 +27,9 @@ export function participantColour(id: string): string {
 }
 
 export function initials(name: string): string {
-  const words = name.trim().split(/\s+/).filter(Boolean);
+  const words = labelText(name).replace(/…$/u, '').split(/\s+/u).filter(Boolean);
   const letters = words.length > 1 ? [words[0], words[words.length - 1]] : words;
-  return letters.map((w) => [...w][0]?.toUpperCase() ?? '').join('') || '?';
+  return letters.map((w) => graphemes(w)[0]?.toUpperCase() ?? '').join('') || '?';
 }
 
 const escapeXml = (s: string) =>
@@ -44,24 +46,41 @@ function toI420(rgba: Buffer, width: number, height: number): I420Image {
 
 const evenUp = (n: number) => Math.ceil(n / 2) * 2;
 
-/** A name label: white text on the participant's colour, sized for a slot picture. */
-export async function renderLabel(name: string, colour: string, slot: Size): Promise<I420Image> {
-  const fontPx = Math.round(slot.height / 18);
-  const height = evenUp(fontPx * 1.7);
-  const text = await sharp({
-    text: {
-      text: `<span foreground="white">${escapeXml(name.slice(0, 40))}</span>`,
-      font: `DejaVu Sans Bold ${fontPx}px`,
-      rgba: true,
-      dpi: 72,
-    },
+async function renderText(text: string, fontPx: number): Promise<{ data: Buffer; info: OutputInfo }> {
+  return sharp({
+    text: { text: `<span foreground="white">${escapeXml(text)}</span>`, font: `DejaVu Sans Bold ${fontPx}px`, rgba: true, dpi: 72 },
   })
     .png()
     .toBuffer({ resolveWithObject: true });
+}
+
+/**
+ * A name label: white text on the participant's colour, sized for a slot picture. Any
+ * Unicode name renders (one line, controls stripped, see labelText); a name wider than the
+ * tile is shortened with an ellipsis; if Pango still fails, the label says "Guest" and the
+ * failure is logged.
+ */
+export async function renderLabel(name: string, colour: string, slot: Size): Promise<I420Image> {
+  const fontPx = Math.round(slot.height / 18);
+  const height = evenUp(fontPx * 1.7);
   const pad = Math.round(fontPx / 2);
-  const width = Math.min(evenUp(text.info.width + 2 * pad), slot.width - 2 * pad - (slot.width % 2));
+  const maxWidth = slot.width - 2 * pad - (slot.width % 2);
+  let shown = labelText(name);
+  let text: { data: Buffer; info: OutputInfo };
+  try {
+    text = await renderText(shown, fontPx);
+    for (let n = graphemes(shown).length - 1; text.info.width + 2 * pad > maxWidth && n > 1; n = Math.floor(n * 0.8)) {
+      shown = shorten(shown, n);
+      text = await renderText(shown, fontPx);
+    }
+  } catch (err) {
+    log.warn({ err, name: shown }, 'label could not be rendered; showing "Guest"');
+    text = await renderText('Guest', fontPx);
+  }
+  const width = Math.min(evenUp(text.info.width + 2 * pad), maxWidth);
+  const textImage = text.info.width > width - pad ? await sharp(text.data).extract({ left: 0, top: 0, width: Math.max(1, width - pad), height: text.info.height }).toBuffer() : text.data;
   const rgba = await sharp({ create: { width, height, channels: 4, background: colour } })
-    .composite([{ input: text.data, left: pad, top: Math.max(0, Math.round((height - text.info.height) / 2)) }])
+    .composite([{ input: textImage, left: pad, top: Math.max(0, Math.round((height - text.info.height) / 2)) }])
     .raw()
     .toBuffer();
   return toI420(rgba, width, height);
@@ -81,27 +100,29 @@ export async function renderPlaceholder(name: string, colour: string, slot: Size
 }
 
 /**
- * Copies `label` into the I420 `frame` (of `size`) at its bottom-left corner, row by row.
- * The frame must be a buffer this process owns (it is modified in place).
+ * Copies `label` into the I420 `frame` (of `size`) at the bottom-left corner of `area` (the
+ * part of the frame that is shown; the whole frame by default), row by row, cut to the area's
+ * width. The frame must be a buffer this process owns (it is modified in place).
  */
-export function stampLabel(frame: Buffer, size: Size, label: I420Image): void {
+export function stampLabel(frame: Buffer, size: Size, label: I420Image, area: Rect = { x: 0, y: 0, ...size }): void {
   const margin = evenUp(size.height / 30);
-  const x = margin;
-  const y = size.height - label.height - margin;
-  if (y < 0 || label.width + x > size.width) return;
+  const x = Math.floor((area.x + margin) / 2) * 2;
+  const y = Math.floor((area.y + area.height - label.height - margin) / 2) * 2;
+  const width = Math.min(label.width, Math.floor((area.x + area.width - margin - x) / 2) * 2, size.width - x);
+  if (y < 0 || y + label.height > size.height || width < 2) return;
   const cw = size.width / 2;
   const lw = label.width / 2;
   const lh = label.height / 2;
   const yPlane = size.width * size.height;
   const uv = cw * (size.height / 2);
   for (let r = 0; r < label.height; r++) {
-    label.data.copy(frame, (y + r) * size.width + x, r * label.width, (r + 1) * label.width);
+    label.data.copy(frame, (y + r) * size.width + x, r * label.width, r * label.width + width);
   }
   const lY = label.width * label.height;
   for (let r = 0; r < lh; r++) {
     const dst = (y / 2 + r) * cw + x / 2;
-    label.data.copy(frame, yPlane + dst, lY + r * lw, lY + (r + 1) * lw);
-    label.data.copy(frame, yPlane + uv + dst, lY + lw * lh + r * lw, lY + lw * lh + (r + 1) * lw);
+    label.data.copy(frame, yPlane + dst, lY + r * lw, lY + r * lw + width / 2);
+    label.data.copy(frame, yPlane + uv + dst, lY + lw * lh + r * lw, lY + lw * lh + r * lw + width / 2);
   }
 }
 

@@ -3,10 +3,10 @@
 // an inter frame every tick, a keyframe whenever the composite needs one.
 
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { FfmpegProcess } from '../ffmpeg/FfmpegProcess.ts';
 import { isVp8Keyframe, parseIvf } from '../../pipeline/mixer/ivf.ts';
+import { makeTempDirAsync } from '../tmp.ts';
 
 export interface TriggerFrames {
   width: number;
@@ -29,7 +29,7 @@ export function triggerFrames(background: string, fps: number): Promise<TriggerF
 }
 
 async function encodeTrigger(background: string, fps: number): Promise<TriggerFrames> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mcu-trigger-'));
+  const dir = await makeTempDirAsync('trigger');
   const file = path.join(dir, 'trigger.ivf');
   try {
     const proc = new FfmpegProcess('trigger', {

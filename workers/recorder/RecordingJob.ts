@@ -5,12 +5,14 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import os from 'node:os';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { WhepRtpClient, WHEP_RTP_CODECS } from '../clients/WhepRtpClient.ts';
-import { HttpStatusError } from '../clients/webrtc.ts';
+import { sleep } from '../../pipeline/sleep.ts';
+import { HttpStatusError } from '../clients/sdpExchange.ts';
 import { RtpRemux } from '../media/RtpRemux.ts';
+import { isH264KeyframeStart, isVp8KeyframeStart } from '../../pipeline/rtp/Continuity.ts';
+import { makeTempDir } from '../tmp.ts';
 import { FfmpegProcess, mediaDurationSec } from '../ffmpeg/FfmpegProcess.ts';
 import { concatList, joinPartsSpec, recordingPartSpec, recordingVideoCodec } from '../../pipeline/media/remux.ts';
 import {
@@ -57,12 +59,6 @@ function existingParts(dir: string): number[] {
     .map((m) => Number(m[1]))
     .sort((a, b) => a - b);
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
 
 export async function runRecording(ctx: RecordingContext): Promise<RecordingResult> {
   const { job } = ctx;
@@ -129,49 +125,83 @@ async function recordPart(
   stopRequested: () => Promise<boolean>,
 ): Promise<PartEnd> {
   const data = ctx.job.data;
+  const log = ctx.log ?? (() => {});
   const codec = recordingVideoCodec(data.format);
   const c = WHEP_RTP_CODECS[codec];
   const out = path.join(dir, partFileName(index, data.format));
-  const remux = await RtpRemux.start({
-    name: `recording-${data.id}-${index}`,
-    videoCodec: codec,
-    videoPayloadType: c.payloadType,
-    videoFmtp: c.fmtp,
-    audioPayloadType: WHEP_RTP_CODECS.opus.payloadType,
-    audioFmtp: WHEP_RTP_CODECS.opus.fmtp,
-    spec: (sdp) => recordingPartSpec(sdp, data.format, out),
-  });
-  let client: WhepRtpClient;
-  try {
-    client = await WhepRtpClient.connect({
+  // FFmpeg's start and the WHEP negotiation run side by side; packets wait in `early` until
+  // FFmpeg has bound its ports. The part starts at the first keyframe (what comes before it
+  // cannot be decoded), so the file starts when `startedAt` says.
+  const t0 = Date.now();
+  const part: PartRecord = { index, startedAt: 0, seconds: 0, bytes: 0, worker: ctx.worker };
+  const isKeyframe = codec === 'H264' ? isH264KeyframeStart : isVp8KeyframeStart;
+  let remux: RtpRemux | null = null;
+  let early: Array<{ video: boolean; buf: Buffer }> | null = [];
+  let lastPacketAt = performance.now();
+  let gone = false;
+  const forward = (video: boolean, buf: Buffer) => {
+    if (early) {
+      if (early.length < 4000) early.push({ video, buf });
+    } else if (video) remux!.video(buf);
+    else remux!.audio(buf);
+  };
+  const attach = (client: WhepRtpClient) => {
+    client.on('video', (p) => {
+      lastPacketAt = performance.now();
+      const buf = p.serialize();
+      if (!part.startedAt) {
+        if (!isKeyframe(buf)) return;
+        part.startedAt = Date.now();
+        parts.push(part);
+      }
+      forward(true, buf);
+    });
+    client.on('audio', (p) => {
+      if (part.startedAt) forward(false, p.serialize()); // the part starts with video (a keyframe)
+    });
+    client.on('gone', () => (gone = true));
+    return client;
+  };
+  const [started, connected] = await Promise.allSettled([
+    RtpRemux.start({
+      name: `recording-${data.id}-${index}`,
+      videoCodec: codec,
+      videoPayloadType: c.payloadType,
+      videoFmtp: c.fmtp,
+      audioPayloadType: WHEP_RTP_CODECS.opus.payloadType,
+      audioFmtp: WHEP_RTP_CODECS.opus.fmtp,
+      spec: (sdp) => recordingPartSpec(sdp, data.format, out),
+    }).then(async (r) => {
+      const bound = await r.listening();
+      return { r, bound, at: Date.now() };
+    }),
+    WhepRtpClient.connect({
       url: data.whepUrl,
       codec,
       headers: data.token ? { Authorization: `Bearer ${data.token}` } : undefined,
-    });
-  } catch (err) {
-    await remux.close();
+    }).then((cl) => ({ cl: attach(cl), at: Date.now() })),
+  ]);
+  if (started.status === 'rejected' || connected.status === 'rejected') {
+    if (started.status === 'fulfilled') await started.value.r.close();
+    if (connected.status === 'fulfilled') await connected.value.cl.close();
     fs.rmSync(out, { force: true });
-    throw err;
+    throw started.status === 'rejected' ? started.reason : (connected as PromiseRejectedResult).reason;
   }
-  const part: PartRecord = { index, startedAt: 0, seconds: 0, bytes: 0, worker: ctx.worker };
-  let lastPacketAt = performance.now();
-  let gone = false;
-  client.on('video', (p) => {
-    if (!part.startedAt) {
-      part.startedAt = Date.now();
-      parts.push(part);
-    }
-    lastPacketAt = performance.now();
-    remux.video(p.serialize());
-  });
-  client.on('audio', (p) => {
-    if (part.startedAt) remux.audio(p.serialize()); // the part starts with video (a keyframe)
-  });
-  client.on('gone', () => (gone = true));
-  const pli = setTimeout(() => client.requestKeyframe(), 700);
+  remux = started.value.r;
+  const client = connected.value.cl;
+  const held = early!;
+  early = null;
+  for (const e of held) forward(e.video, e.buf);
+  log(
+    `part ${index}: FFmpeg listening ${started.value.at - t0} ms${started.value.bound ? '' : ' (ports not seen bound)'}, ` +
+      `subscribed ${connected.value.at - t0} ms, ${held.length} packet(s) held until then`,
+  );
+  // The MCU sends a keyframe to a new subscriber; asked for again every 500 ms until one arrives.
+  const pli = setInterval(() => !part.startedAt && client.requestKeyframe(), 500);
   let end: PartEnd | null = null;
   let failure: Error | null = null;
   let ticks = 0;
+  let reportedStart = false;
   try {
     while (!end) {
       await sleep(TICK_MS, ctx.shutdown);
@@ -191,10 +221,14 @@ async function recordPart(
       else if (await stopRequested()) end = 'stopped';
       else if (baseSeconds() >= data.maxDurationSec) end = 'max-duration';
       else if (gone || performance.now() - lastPacketAt > SOURCE_SILENT_MS) end = 'source-gone';
-      if (!end && ++ticks % 4 === 0) await report('recording').catch(() => {});
+      // Reported once a second, and at once when this part's first media arrives (the API says
+      // `recording` only from then on).
+      const first = part.startedAt > 0 && !reportedStart;
+      if (first) reportedStart = true;
+      if (!end && (++ticks % 4 === 0 || first)) await report('recording').catch(() => {});
     }
   } finally {
-    clearTimeout(pli);
+    clearInterval(pli);
     await remux.close(); // FFmpeg writes its trailer while packets still arrive
     await client.close();
     if (part.startedAt) {
@@ -224,13 +258,14 @@ async function finalize(ctx: RecordingContext, dir: string, parts: PartRecord[],
     const b = parts.find((p) => p.index === usable[k].index);
     if (a?.startedAt && b?.startedAt) gapsSec += Math.max(0, (b.startedAt - a.startedAt) / 1000 - usable[k - 1].durationSec);
   }
-  const listPath = path.join(os.tmpdir(), `mcu-join-${id}-${process.pid}.txt`);
+  const listDir = makeTempDir(`join-${id}`);
+  const listPath = path.join(listDir, 'parts.txt');
   fs.writeFileSync(listPath, concatList(usable));
   const finalPath = path.join(dir, finalFileName(format));
   const tmpPath = `${finalPath}.joining.${format}`;
   const join = new FfmpegProcess(`join-${id}`, joinPartsSpec(listPath, format, tmpPath));
   const exit = await join.exited;
-  fs.rmSync(listPath, { force: true });
+  fs.rmSync(listDir, { recursive: true, force: true });
   if (exit.code !== 0) {
     fs.rmSync(tmpPath, { force: true });
     const tail = exit.stderrTail.filter(Boolean).slice(-3).join(' | ');
@@ -245,6 +280,7 @@ async function finalize(ctx: RecordingContext, dir: string, parts: PartRecord[],
     durationSec: round(await mediaDurationSec(finalPath)),
     parts: usable.length,
     gapsSec: round(gapsSec),
+    startDelaySec: parts[0]?.startedAt ? round(Math.max(0, parts[0].startedAt - ctx.job.timestamp) / 1000) : null,
     endReason,
   };
 }

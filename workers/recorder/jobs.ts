@@ -47,6 +47,8 @@ export interface RecordingResult {
   parts: number;
   /** Media missing between parts (a worker crash and the takeover). */
   gapsSec: number;
+  /** From the request (the job's creation) to the first media written. */
+  startDelaySec: number | null;
   endReason: EndReason;
 }
 

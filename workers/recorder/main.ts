@@ -15,6 +15,9 @@ import { runRecording } from './RecordingJob.ts';
 import { DEFAULT_QUEUE, redisOptions, type RecordingJobData, type RecordingResult } from './jobs.ts';
 import { stopAllFfmpeg } from '../ffmpeg/FfmpegProcess.ts';
 import { envInt } from '../../pipeline/env.ts';
+import { log as rootLog, type Logger } from '../log.ts';
+import { sweepStaleTempDirs } from '../tmp.ts';
+import { warmUp } from './warm.ts';
 
 export interface RecorderConfig {
   redisUrl: string;
@@ -38,11 +41,14 @@ export function loadRecorderConfig(env = process.env): RecorderConfig {
 
 export interface RunningRecorder {
   worker: Worker<RecordingJobData, RecordingResult>;
+  /** Resolves once warmed up and taking jobs. */
+  warm: Promise<void>;
   close(): Promise<void>;
 }
 
-export function startRecorder(config: RecorderConfig, log: (msg: string) => void = console.log): RunningRecorder {
+export function startRecorder(config: RecorderConfig, logger: Logger = rootLog): RunningRecorder {
   const name = `${os.hostname()}:${process.pid}`;
+  const log = logger.child({ component: 'recorder', worker: name });
   const connection = { ...redisOptions(config.redisUrl), maxRetriesPerRequest: null };
   // A plain client for the stop flags (the worker's own connection blocks on the queue).
   const redis = new Redis({ ...connection, maxRetriesPerRequest: 1 });
@@ -55,7 +61,8 @@ export function startRecorder(config: RecorderConfig, log: (msg: string) => void
     async (job: Job<RecordingJobData, RecordingResult>) => {
       const lostCtl = new AbortController();
       lost.set(job.id!, lostCtl);
-      log(`[recorder ${name}] job ${job.id}: room "${job.data.room}" as ${job.data.format}`);
+      const jobLog = log.child({ recording: job.id, room: job.data.room });
+      jobLog.info({ format: job.data.format, attempt: job.attemptsMade }, 'recording job taken');
       try {
         const result = await runRecording({
           job,
@@ -65,12 +72,12 @@ export function startRecorder(config: RecorderConfig, log: (msg: string) => void
           worker: name,
           shutdown: shutdown.signal,
           lost: lostCtl.signal,
-          log: (m) => log(`[recorder ${name}] ${m}`),
+          log: (m) => jobLog.info(m),
         });
-        log(`[recorder ${name}] job ${job.id}: done, ${result.durationSec} s in ${result.parts} part(s) (${result.endReason})`);
+        jobLog.info({ durationSec: result.durationSec, parts: result.parts, endReason: result.endReason }, 'recording done');
         return result;
       } catch (err) {
-        log(`[recorder ${name}] job ${job.id}: failed: ${(err as Error).message}`);
+        jobLog.error({ err }, 'recording failed');
         throw err;
       } finally {
         lost.delete(job.id!);
@@ -82,17 +89,22 @@ export function startRecorder(config: RecorderConfig, log: (msg: string) => void
       lockDuration: config.lockMs,
       stalledInterval: config.stalledCheckMs,
       maxStalledCount: 10,
-      // Redis going away is survived: BullMQ reconnects and the worker carries on.
-      autorun: true,
+      // Redis going away is survived: BullMQ reconnects and the worker carries on. Jobs are
+      // taken once the worker is warm (warm.ts): its first job starts as fast as later ones.
+      autorun: false,
     },
   );
+  const warm = warmUp().then((ms) => {
+    log.info({ ms }, 'warmed up (FFmpeg, WebRTC)');
+    if (!shutdown.signal.aborted) void worker.run().catch((err) => log.error({ err }, 'the worker stopped'));
+  });
   // Redis away: ioredis retries on its own; say so once per distinct error and 30 s.
   let lastLogged = { message: '', at: 0 };
   worker.on('error', (err) => {
     const now = Date.now();
     if (err.message === lastLogged.message && now - lastLogged.at < 30_000) return;
     lastLogged = { message: err.message, at: now };
-    log(`[recorder ${name}] queue error: ${err.message} (retrying)`);
+    log.warn({ err }, 'queue error (retrying)');
   });
   worker.on('lockRenewalFailed', (ids) => {
     for (const id of ids) lost.get(id)?.abort();
@@ -101,6 +113,7 @@ export function startRecorder(config: RecorderConfig, log: (msg: string) => void
   let closing: Promise<void> | null = null;
   return {
     worker,
+    warm,
     close() {
       if (closing) return closing;
       closing = (async () => {
@@ -119,24 +132,27 @@ async function main(): Promise<void> {
   try {
     config = loadRecorderConfig();
   } catch (err) {
-    console.error(`[config] ${(err as Error).message}`);
+    rootLog.fatal(`invalid configuration: ${(err as Error).message}`);
     process.exit(2);
   }
+  const swept = sweepStaleTempDirs();
+  if (swept) rootLog.info({ removed: swept }, 'removed temporary files of processes that are gone');
   const running = startRecorder(config);
-  console.log(`[recorder] pid ${process.pid}: queue "${config.queue}" on ${config.redisUrl}, files in ${config.recordingsDir}, ${config.concurrency} at a time`);
-  running.worker.waitUntilReady().then(
-    () => console.log('[recorder] ready: waiting for jobs'),
-    (err) => console.error(`[recorder] Redis not reachable yet (${(err as Error).message}); retrying`),
+  const log = rootLog.child({ component: 'recorder' });
+  log.info({ queue: config.queue, redis: config.redisUrl, dir: config.recordingsDir, concurrency: config.concurrency }, 'recording worker started');
+  running.warm.then(() => running.worker.waitUntilReady()).then(
+    () => log.info('ready: waiting for jobs'),
+    (err) => log.warn({ err }, 'Redis not reachable yet; retrying'),
   );
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`[recorder] ${signal}: finishing the recordings in progress`);
+    log.info({ signal }, 'finishing the recordings in progress');
     const force = setTimeout(() => process.exit(1), 60_000);
     force.unref();
     await running.close();
-    console.log('[recorder] stopped');
+    log.info('stopped');
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -145,7 +161,7 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().catch((err) => {
-    console.error('[recorder] failed to start:', err);
+    rootLog.fatal({ err }, 'failed to start');
     process.exit(1);
   });
 }

@@ -1,0 +1,49 @@
+// When the mix forces a keyframe on a rung: every KEYFRAME_INTERVAL_MS (HLS cuts its 2 s segments
+// on these; the encoder output is copied, never re-encoded), and soon after anyone asks (a new
+// subscriber, a PLI, a rung switch, a tap), but never two within KEYFRAME_MIN_GAP_MS on one rung:
+// a burst of PLIs from many subscribers costs one keyframe. Pure: the caller passes the time.
+
+export const KEYFRAME_INTERVAL_MS = 2000;
+export const KEYFRAME_MIN_GAP_MS = 300;
+
+export class KeyframePolicy {
+  private readonly pending = new Set<string>();
+  private readonly lastAt = new Map<string, number>();
+
+  constructor(
+    private readonly intervalMs = KEYFRAME_INTERVAL_MS,
+    private readonly minGapMs = KEYFRAME_MIN_GAP_MS,
+  ) {}
+
+  /** Someone asked for a keyframe on these rungs; served by the next due() the limit allows. */
+  request(rungs: Iterable<string>): void {
+    for (const id of rungs) this.pending.add(id);
+  }
+
+  /** The rungs (of those encoded) whose next frame should be a keyframe. */
+  due(rungs: Iterable<string>, now: number): Set<string> {
+    const keys = new Set<string>();
+    for (const id of rungs) {
+      const last = this.lastAt.get(id) ?? 0;
+      const due = this.pending.has(id) || now - last >= this.intervalMs;
+      if (due && now - last >= this.minGapMs) keys.add(id);
+    }
+    return keys;
+  }
+
+  /** These rungs' keyframes were written: requests are served, the interval restarts. */
+  sent(rungs: Iterable<string>, now: number): void {
+    for (const id of rungs) {
+      this.lastAt.set(id, now);
+      this.pending.delete(id);
+    }
+  }
+
+  /**
+   * A new process started these rungs (its first frames are keyframes): the interval and the
+   * limit count from now; requests still pending are served once the limit allows.
+   */
+  started(rungs: Iterable<string>, now: number): void {
+    for (const id of rungs) this.lastAt.set(id, now);
+  }
+}

@@ -1,0 +1,46 @@
+// bench:join, bench:browser, bench/room-profile and bench/ssim in smoke mode: they run to completion
+// and produce their figures (not values). The other benchmarks are in bench-smoke.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { finite, runBench } from '../helpers/bench-smoke.ts';
+import { chromiumUnavailable } from '../helpers/browser.ts';
+import { skip } from '../helpers/skip.ts';
+
+test('bench:join produces MCU and direct-call figures and their ratio', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/join.ts', '--smoke'], { encoding: 'utf8', timeout: 120_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /join: MCU p50 \d+ ms, p95 \d+ ms \| direct call p50 \d+ ms/);
+  const j = JSON.parse(fs.readFileSync('bench/results/join.smoke.json', 'utf8'));
+  for (const v of [j.mcuMs.p50, j.mcuMs.p95, j.directMs.p50, j.directMs.p95, j.ratio.p50]) assert.ok(Number.isFinite(v) && v > 0);
+});
+
+test('bench:browser produces glass-to-glass through the MCU and a direct Chromium call, and join times', () => {
+  const why = chromiumUnavailable();
+  if (why) return skip(why);
+  const { stdout, result } = runBench('browser');
+  assert.match(stdout, /video glass-to-glass: MCU p50 [\d.]+ ms.*\| direct p50 [\d.]+ ms.*\| added p50 -?[\d.]+ ms/);
+  for (const path of ['mcu', 'direct']) {
+    const x = result[path];
+    assert.ok(x.video.n > 0 && finite(x.video.p50) && finite(x.video.p95), `${path} video: ${JSON.stringify(x.video)}`);
+    assert.ok(x.receiver.video && x.receiver.audio, `${path}: receiver stats`);
+    assert.ok(finite(x.cpu.chromiumCores), `${path}: CPU`);
+  }
+  assert.ok(finite(result.added.videoP50Ms), JSON.stringify(result.added));
+  const watch = result.join.watch;
+  assert.ok(watch.clickToFirstFrameMs.n > 0 && finite(watch.clickToFirstFrameMs.p50) && finite(watch.postToFirstFrameMs.p50), JSON.stringify(watch));
+});
+
+test('bench/room-profile and bench/ssim produce a stage cost, and a tile SSIM with its CPU per encoder setting', () => {
+  const prof = runBench('room-profile');
+  assert.match(prof.stdout, /1 at once: 4 decodes \+ composite .*: [\d.]+ core per copy/);
+  assert.ok(prof.result.rows.length >= 1 && finite(prof.result.rows[0].coresPerCopy) && prof.result.rows[0].coresPerCopy > 0, JSON.stringify(prof.result));
+  const ssim = runBench('ssim');
+  assert.match(ssim.stdout, /ssim: current \(-threads \d\): [\d.]+ \(0 below current\)/);
+  assert.ok(ssim.result.results.length >= 2, JSON.stringify(ssim.result));
+  for (const r of ssim.result.results) assert.ok(r.ssimTile > 0.5 && r.ssimTile <= 1 && finite(r.cpuCoresPerCopy) && r.cpuCoresPerCopy > 0, JSON.stringify(r));
+});
+
+test.run();

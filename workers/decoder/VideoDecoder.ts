@@ -1,0 +1,233 @@
+// One publisher's video decoder: an FFmpeg process fed whole compressed frames (IVF framing
+// on stdin) that writes yuv420p frames of the mixer's slot size on stdout, the picture
+// letterboxed inside (pipeline/decoder/spec.ts). Each output frame comes with its content
+// rect, known from the bitstream's frame size (pipeline/media/frameSize.ts) — FFmpeg keeps
+// frames in order, one out per frame in, so a queue of rects pairs them.
+//
+// The process starts on the first keyframe; a process that does not start, stops producing
+// while fed, or dies is logged and replaced (backoff), and the owner is asked for a keyframe
+// (`needKeyframe`): the new decoder is fed from a keyframe on. A stop is SIGINT → SIGTERM →
+// SIGKILL through FfmpegProcess. Nothing here throws into the room.
+
+import { EventEmitter } from 'node:events';
+import { FfmpegProcess } from '../ffmpeg/FfmpegProcess.ts';
+import { decoderSpec, IVF_FOURCC, letterboxRect } from '../../pipeline/decoder/spec.ts';
+import { frameSize, type Size } from '../../pipeline/media/frameSize.ts';
+import { ivfFileHeader, ivfFrame } from '../../pipeline/mixer/ivf.ts';
+import type { Rect } from '../../pipeline/layout/geometry.ts';
+import type { VideoCodec } from '../../pipeline/rtp/depacketize.ts';
+import { log as rootLog, type Logger } from '../log.ts';
+
+export interface SlotFrame {
+  width: number;
+  height: number;
+  data: Uint8Array;
+  /** Where the picture is inside the frame (the rest is black letterbox). */
+  content: Rect;
+  /** Size of the picture as sent (before scaling). */
+  source: Size;
+}
+
+export interface VideoDecoderEvents {
+  frame: [SlotFrame];
+  /** The decoder can only continue from a keyframe (it was (re)started or fell behind). */
+  needKeyframe: [string];
+  restarted: [string];
+}
+
+export interface VideoDecoderStats {
+  framesIn: number;
+  framesOut: number;
+  restarts: number;
+  droppedBehind: number;
+  lastExit: string | null;
+}
+
+const START_TIMEOUT_MS = 5000;
+/** Fed but silent this long: hung, replace it. */
+const FROZEN_AFTER_MS = 3000;
+const BACKOFF_MS = [200, 1000, 2000, 5000];
+/** More than this many bytes queued on stdin: FFmpeg is behind; drop until a keyframe. */
+const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+
+export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
+  private proc: FfmpegProcess | null = null;
+  private readonly frameBytes: number;
+  private partial: Buffer | null = null;
+  private partialFill = 0;
+  private readonly rects: Array<{ content: Rect; source: Size }> = [];
+  private current: { content: Rect; source: Size } | null = null;
+  private waitKeyframe = true;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private attempts = 0;
+  private lastWriteAt = 0;
+  /** When the current process got its first frame (0: none yet). */
+  private firstWriteAt = 0;
+  private lastOutAt = 0;
+  private pts = 0;
+  private _closed = false;
+  private readonly log: Logger;
+  readonly stats: VideoDecoderStats = { framesIn: 0, framesOut: 0, restarts: 0, droppedBehind: 0, lastExit: null };
+
+  constructor(readonly name: string, readonly codec: VideoCodec, readonly slot: Size, log: Logger = rootLog) {
+    super();
+    this.log = log.child({ decoder: name, codec });
+    this.frameBytes = slot.width * slot.height + 2 * Math.ceil(slot.width / 2) * Math.ceil(slot.height / 2);
+  }
+
+  get closed(): boolean {
+    return this._closed;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** One whole compressed frame, in decode order. */
+  write(frame: { data: Buffer; keyframe: boolean; timestamp: number }): void {
+    if (this._closed) return;
+    if (this.waitKeyframe && !frame.keyframe) return;
+    if (frame.keyframe) {
+      const size = frameSize(this.codec, frame.data);
+      if (size) this.current = { source: size, content: letterboxRect(size, this.slot) };
+    }
+    if (!this.proc) {
+      // A new process starts on a keyframe, once any backoff is over.
+      if (this.restartTimer || !frame.keyframe) {
+        this.waitKeyframe = true;
+        return;
+      }
+      this.start(this.current?.source ?? this.slot);
+    }
+    this.waitKeyframe = false;
+    const proc = this.proc;
+    if (!proc?.stdin || !proc.running) return;
+    if (proc.stdin.writableLength > MAX_QUEUED_BYTES) {
+      this.stats.droppedBehind++;
+      this.waitKeyframe = true;
+      this.emit('needKeyframe', 'decoder behind');
+      return;
+    }
+    this.rects.push(this.current ?? { source: this.slot, content: { x: 0, y: 0, ...this.slot } });
+    if (this.rects.length > 64) this.rects.shift();
+    this.stats.framesIn++;
+    this.lastWriteAt = performance.now();
+    if (!this.firstWriteAt) this.firstWriteAt = this.lastWriteAt;
+    // IVF timestamps in 90 kHz units (the header says so); FFmpeg passes them through.
+    proc.stdin.write(ivfFrame(frame.data, this.pts++));
+  }
+
+  private start(size: Size): void {
+    const proc = new FfmpegProcess(`decode-${this.name}`, decoderSpec(this.codec, this.slot), { stdin: true, stdout: true, log: this.log });
+    this.proc = proc;
+    this.partial = null;
+    this.partialFill = 0;
+    this.rects.length = 0;
+    this.pts = 0;
+    this.lastOutAt = 0;
+    this.firstWriteAt = 0;
+    proc.stdin!.write(ivfFileHeader(size.width, size.height, 90000, IVF_FOURCC[this.codec]));
+    proc.stdout!.on('data', (chunk: Buffer) => this.onOutput(proc, chunk));
+    proc.on('died', (info) => {
+      if (this.proc !== proc) return;
+      this.stats.lastExit = `code ${info.code}, signal ${info.signal}: ${info.stderrTail.slice(-2).join(' | ')}`;
+      this.replace(`exited (${this.stats.lastExit})`);
+    });
+    const timer = setTimeout(() => {
+      if (this.proc === proc && !proc.pid) this.replace('did not start within 5 s');
+    }, START_TIMEOUT_MS);
+    timer.unref();
+    proc.started.then(() => clearTimeout(timer), (err: Error) => {
+      clearTimeout(timer);
+      if (this.proc === proc) this.replace(`could not start: ${err.message}`);
+    });
+    if (!this.watchdog) {
+      this.watchdog = setInterval(() => this.checkFrozen(), 1000);
+      this.watchdog.unref();
+    }
+  }
+
+  private onOutput(proc: FfmpegProcess, chunk: Buffer): void {
+    if (this.proc !== proc) return;
+    let off = 0;
+    while (off < chunk.length) {
+      if (!this.partial) {
+        // A whole frame in the chunk: hand out a view, no copy.
+        if (chunk.length - off >= this.frameBytes) {
+          this.emitFrame(chunk.subarray(off, off + this.frameBytes));
+          off += this.frameBytes;
+          continue;
+        }
+        this.partial = Buffer.allocUnsafe(this.frameBytes);
+        this.partialFill = 0;
+      }
+      const n = Math.min(this.frameBytes - this.partialFill, chunk.length - off);
+      chunk.copy(this.partial, this.partialFill, off, off + n);
+      this.partialFill += n;
+      off += n;
+      if (this.partialFill === this.frameBytes) {
+        const frame = this.partial;
+        this.partial = null;
+        this.emitFrame(frame);
+      }
+    }
+  }
+
+  private emitFrame(data: Buffer): void {
+    const rect = this.rects.shift() ?? this.current ?? { source: this.slot, content: { x: 0, y: 0, ...this.slot } };
+    this.stats.framesOut++;
+    this.lastOutAt = performance.now();
+    this.attempts = 0;
+    // The consumer keeps (and stamps labels on) the frame: give it a buffer of its own.
+    const own = data.byteOffset === 0 && data.length === data.buffer.byteLength ? data : Buffer.from(data);
+    this.emit('frame', { width: this.slot.width, height: this.slot.height, data: own, content: rect.content, source: rect.source });
+  }
+
+  private checkFrozen(): void {
+    const proc = this.proc;
+    if (!proc || this._closed || !proc.running || !this.firstWriteAt) return;
+    const now = performance.now();
+    const fed = now - this.lastWriteAt < 1000;
+    const silentSince = Math.max(this.lastOutAt, this.firstWriteAt);
+    if (fed && now - silentSince > FROZEN_AFTER_MS) this.replace('fed but no frame out for 3 s');
+  }
+
+  /** Replaces the process after a backoff; the next one starts from a keyframe. */
+  private replace(reason: string): void {
+    if (this._closed) return;
+    const old = this.proc;
+    this.proc = null;
+    if (old) void old.stop(500);
+    this.stats.restarts++;
+    this.waitKeyframe = true;
+    const delay = BACKOFF_MS[Math.min(this.attempts, BACKOFF_MS.length - 1)];
+    this.attempts++;
+    this.log.warn({ reason, delayMs: delay, restarts: this.stats.restarts }, 'video decoder replaced');
+    this.emit('restarted', reason);
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (!this._closed) this.emit('needKeyframe', reason);
+    }, delay);
+  }
+
+  /** For fault injection in tests. */
+  get process(): FfmpegProcess | null {
+    return this.proc;
+  }
+
+  async close(): Promise<void> {
+    if (this._closed) return;
+    this._closed = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.watchdog) clearInterval(this.watchdog);
+    const proc = this.proc;
+    this.proc = null;
+    this.removeAllListeners();
+    if (proc) {
+      proc.stdin?.end();
+      await proc.stop(500);
+    }
+  }
+}
