@@ -5,10 +5,12 @@
 //   npm test -- e2e/http      only files whose path contains "e2e/http" (several: any of them)
 //   MCU_TEST_JOBS=1 npm test  no parallelism (default 2)
 //   MCU_TEST_FILE_LIMIT_S     a process's time limit (default 600 s), then SIGKILL and a report
+//   MCU_TEST_RETRIES=0        no second run of a failed end-to-end file (default 1)
 // The unit files run together in one process (pure and fast); PARALLEL files run two at a time;
 // every other file runs alone, after them.
 
 import { runChild } from './helpers/runner/child.ts';
+import { describeFlaky, rerunFailed } from './helpers/runner/retry.ts';
 import { liveChildren, runJob, type FileResult, type JobResult } from './helpers/runner/file-run.ts';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -59,6 +61,9 @@ process.env.ADMISSION_MAX_SKIPPED_PCT ??= '0';
 process.env.ADMISSION_MAX_LAG_MS ??= '0';
 
 const LIMIT_MS = (Number(process.env.MCU_TEST_FILE_LIMIT_S) || 600) * 1000; // per process
+// An end-to-end file that fails is run once more, alone, at the end (helpers/runner/retry.ts):
+// failing twice fails the run; passing the second time is listed as flaky with what it first said.
+const RETRIES = Math.max(0, Number(process.env.MCU_TEST_RETRIES ?? 1) || 0);
 const JOBS = Math.max(1, Number(process.env.MCU_TEST_JOBS) || 2);
 
 const filters = process.argv.slice(2);
@@ -121,6 +126,15 @@ const t0 = performance.now();
 await runAll(parallel, JOBS);
 const parallelMs = performance.now() - t0;
 await runAll(alone, 1);
+const failedFirst = results.filter((f) => f.failed && !f.name.startsWith('unit/'));
+if (RETRIES && failedFirst.length) console.log(`\n${failedFirst.length} end-to-end file(s) failed; each runs once more, alone: ${failedFirst.map((f) => f.name).join(', ')}`);
+const { results: finalResults, flaky } = await rerunFailed(results, RETRIES, async (name, attempt) => {
+  console.log(`\n── ${name} (run ${attempt}) ──`);
+  const before = results.length;
+  report([name], await runJob([name], { live: true, limitMs: LIMIT_MS }), false);
+  return results.splice(before)[0];
+});
+results.splice(0, results.length, ...finalResults);
 const totalMs = performance.now() - t0;
 
 const passed = results.reduce((n, f) => n + f.passed, 0);
@@ -138,12 +152,13 @@ for (const f of results) {
   for (const x of f.failures) console.log(`  ✘ ${f.name} › ${x.test}\n      ${x.error.split('\n').join('\n      ')}`);
   if (f.problem) console.log(`  ✘ ${f.name}: ${f.problem.split('\n').slice(0, 8).join('\n  ')}`);
 }
+for (const f of flaky) console.log(describeFlaky(f));
 const mismatches = fs.existsSync(mismatchFile) ? [...new Set(fs.readFileSync(mismatchFile, 'utf8').split('\n').filter(Boolean))] : [];
 fs.rmSync(mismatchFile, { force: true });
 if (mismatches.length) console.log(`✘ ${mismatches.length} response(s) that do not match /openapi.json:\n  ${mismatches.slice(0, 20).join('\n  ')}`);
 if (nodeWarnings.length) console.log(`✘ Node warnings in the output of ${nodeWarnings.length} file(s):\n  ${nodeWarnings.join('\n  ')}`);
 if (secretLeaks.length) console.log(`✘ secrets in the output of ${secretLeaks.length} file(s) (logs must mask them):\n  ${secretLeaks.join('\n  ')}`);
 console.log(
-  `${passed} passed, ${failed} failed${skipped.length ? `, ${skipped.length} skipped` : ''}${mismatches.length ? `; ${mismatches.length} response mismatch(es)` : ''}${secretLeaks.length ? `; secrets printed by ${secretLeaks.length} file(s)` : ''}${nodeWarnings.length ? `; Node warnings in ${nodeWarnings.length} file(s)` : ''}`,
+  `${passed} passed, ${failed} failed${skipped.length ? `, ${skipped.length} skipped` : ''}${flaky.length ? `, ${flaky.length} flaky file(s) (${flaky.map((f) => f.name).join(', ')})` : ''}${mismatches.length ? `; ${mismatches.length} response mismatch(es)` : ''}${secretLeaks.length ? `; secrets printed by ${secretLeaks.length} file(s)` : ''}${nodeWarnings.length ? `; Node warnings in ${nodeWarnings.length} file(s)` : ''}`,
 );
 process.exit(failed || mismatches.length || secretLeaks.length || nodeWarnings.length ? 1 : 0);

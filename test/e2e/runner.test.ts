@@ -4,7 +4,11 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { runJob } from '../helpers/runner/file-run.ts';
+import { describeFlaky, rerunFailed } from '../helpers/runner/retry.ts';
 
 const opts = { live: false, limitMs: 60_000 };
 
@@ -65,6 +69,28 @@ test('a token printed by a test (a server logging it) is reported, even split ov
   const clean = await runJob(['fixtures/runner/exit.ts'], opts);
   assert.equal(clean.secrets, []);
   assert.equal(clean.warnings, []);
+});
+
+test('a failed end-to-end file runs again: passing then is flaky, with its first words; failing again fails; unit files get no second run', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcu-runner-'));
+  process.env.FLAKY_MARKER = path.join(dir, 'ran');
+  try {
+    const runs: string[] = [];
+    const runOne = async (name: string) => (runs.push(name), (await runJob([name], opts)).files[0]);
+    const first = [(await runJob(['fixtures/runner/flaky.ts'], opts)).files[0], (await runJob(['fixtures/runner/hang.ts'], { live: false, limitMs: 3000 })).files[0]];
+    assert.is(first[0].failed, 1, 'the flaky fixture fails its first run');
+    const unitFailure = { ...first[0], name: 'unit/pure.test.ts' };
+    const r = await rerunFailed([...first, unitFailure], 1, (name) => (name === 'fixtures/runner/hang.ts' ? runJob([name], { live: false, limitMs: 3000 }).then((x) => x.files[0]) : runOne(name)));
+    assert.equal(runs, ['fixtures/runner/flaky.ts'], 'the unit file is not run again');
+    assert.is(r.results[0].failed, 0, 'passed the second time');
+    assert.is(r.results[1].failed, 1, 'the hanging file fails again: the run fails');
+    assert.is(r.results[2].failed, 1, 'the unit failure stands');
+    assert.equal(r.flaky.map((f) => f.name), ['fixtures/runner/flaky.ts']);
+    assert.match(describeFlaky(r.flaky[0]), /flaky: fixtures\/runner\/flaky\.ts failed, then passed[\s\S]*266 ms without a frame/);
+  } finally {
+    delete process.env.FLAKY_MARKER;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
