@@ -1,6 +1,8 @@
 // Rate adaptation at a webinar edge: a CLUSTER=1 owner (node 1) and an edge (node 2, bound to the
-// host side of a veth pair). Two decoding viewers of the webinar on the edge: one in the root
-// namespace, one in its own namespace behind a tbf-limited link. At ~600 kbit/s the constrained
+// host side of a veth pair). Two decoding viewers of the webinar on the edge, each its own process
+// (test/helpers/subscribe-cli.ts; in the test's process the publishers' encoding delays its
+// receiving, and an RTT inflated by that is a reason to step down): one in the root namespace,
+// one in its own namespace behind a tbf-limited link. At ~600 kbit/s the constrained
 // viewer's own RTCP (loss) moves it to 360p, the edge starting a 360p pull for it (its first
 // viewer there) and switching it on that pull's keyframe: it decodes 640x360 while the other
 // viewer stays on 1280x720 throughout, and the owner has exactly one subscription per edge and
@@ -13,29 +15,56 @@ import { startServerProc, type ServerProc } from '../../bench/lib/server-proc.ts
 import { testRedis, redisUnavailableReason, type TestRedis } from '../helpers/redis.ts';
 import { waitFor } from '../helpers/peers.ts';
 import { createTestHost, netnsAvailable, type TestHost } from '../helpers/netns.ts';
-import { SyntheticPublisher, WhepSubscriber } from '../../workers/clients/webrtc.ts';
+import { SyntheticPublisher } from '../../workers/clients/webrtc.ts';
+import { NodeLogs, printingLogs } from '../helpers/node-logs.ts';
 import { skip } from '../helpers/skip.ts';
 import { json } from '../helpers/json.ts';
 
 const ROOM = 'edge-adapt';
 const LINGER_MS = 3000;
 
-test('an edge viewer on a slow link steps down to 360p on its own pull; the other stays on 720p; one owner subscription per rung', async () => {
+/** A decoding viewer process: what it printed, parsed. */
+class CliViewer {
+  out = '';
+  readonly child: ChildProcess;
+  constructor(argv: string[]) {
+    const [cmd, ...args] = argv;
+    this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (d) => (this.out += d));
+    this.child.stderr!.on('data', (d) => (this.out += d));
+  }
+  location = () => /location (\S+)/.exec(this.out)?.[1];
+  /** The last decoded frame size it printed. */
+  size = () => [...this.out.matchAll(/size (\d+x\d+)/g)].pop()?.[1] ?? '';
+  /** Every size it decoded since `from` (an offset into its output). */
+  sizesSince = (from: number) => new Set([...this.out.slice(from).matchAll(/seen (\S*)/g)].flatMap((m) => m[1].split(',').filter(Boolean)));
+  frames = () => Number([...this.out.matchAll(/frames (\d+)/g)].pop()?.[1] ?? 0);
+  async close(): Promise<void> {
+    this.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    this.child.kill('SIGKILL');
+  }
+}
+
+const logs = new NodeLogs();
+test.after(() => logs.close());
+
+printingLogs(test, () => logs)('an edge viewer on a slow link steps down to 360p on its own pull; the other stays on 720p; one owner subscription per rung', async () => {
   if (!netnsAvailable()) return skip('needs root and ip netns (the constrained viewer runs in a network namespace)');
   const noRedis = redisUnavailableReason();
   if (noRedis) return skip(noRedis);
   let host: TestHost | null = null;
   let redis: TestRedis | null = null;
-  let child: ChildProcess | null = null;
+  const viewers: CliViewer[] = [];
   const nodes: ServerProc[] = [];
   const closers: Array<() => Promise<unknown>> = [];
   try {
     host = createTestHost(23);
     redis = await testRedis();
     const env = { CLUSTER: '1', REDIS_URL: redis.url, ROOM_IDLE_MS: '10000', EDGE_LINGER_MS: String(LINGER_MS) };
-    nodes.push(await startServerProc({ ...env, NODE_ID: 'adapt-owner', REGION: 'a' }));
+    nodes.push(await startServerProc({ ...env, NODE_ID: 'adapt-owner', REGION: 'a', LOG_FILE: logs.file('owner') }));
     // The edge listens on the veth's host side: the namespaced viewer reaches it there.
-    nodes.push(await startServerProc({ ...env, NODE_ID: 'adapt-edge', REGION: 'b' }, [], { host: host.hostAddress }));
+    nodes.push(await startServerProc({ ...env, NODE_ID: 'adapt-edge', REGION: 'b', LOG_FILE: logs.file('edge') }, [], { host: host.hostAddress }));
     const [owner, edge] = nodes;
     await waitFor(async () => (await json(`${owner.url}/cluster/nodes`)).nodes.length === 2, 10_000, 'two nodes in Redis');
     const put = await fetch(`${owner.url}/rooms/${ROOM}?region=a`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: '{"mode":"webinar"}' });
@@ -48,18 +77,16 @@ test('an edge viewer on a slow link steps down to 360p on its own pull; the othe
     }
     await waitFor(async () => (await json(`${edge.url}/rooms`)).rooms.some((r: any) => r.name === ROOM && r.participants === 2), 10_000, 'the webinar in the owner\'s record');
 
-    const free = await WhepSubscriber.start({ whepUrl: `${edge.url}/rooms/${ROOM}/whep?region=b` });
-    closers.push(() => free.close());
-    assert.is(new URL(free.location).origin, edge.url, 'the free viewer is served by the edge');
-    const [cmd, ...args] = host.exec([process.execPath, '--import', 'tsx', 'test/helpers/subscribe-cli.ts', `${edge.url}/rooms/${ROOM}/whep?region=b`]);
-    child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    const location = await waitFor(() => /location (\S+)/.exec(out)?.[1], 20_000, `the namespaced viewer (${out})`);
-    assert.is(new URL(location).origin, edge.url, 'the constrained viewer is served by the edge');
-    /** The constrained viewer's last decoded frame size, as it prints it. */
-    const size = () => [...out.matchAll(/size (\d+x\d+)/g)].pop()?.[1] ?? '';
+    const whep = `${edge.url}/rooms/${ROOM}/whep?region=b`;
+    const cli = [process.execPath, '--import', 'tsx', 'test/helpers/subscribe-cli.ts', whep];
+    const free = new CliViewer(cli);
+    const slow = new CliViewer(host.exec(cli));
+    viewers.push(free, slow);
+    for (const [who, v] of [['free', free], ['constrained', slow]] as const) {
+      const location = await waitFor(() => v.location(), 20_000, () => `the ${who} viewer (${v.out})`);
+      assert.is(new URL(location).origin, edge.url, `the ${who} viewer is served by the edge`);
+    }
+    const size = slow.size;
     const pulls = async () => Object.fromEntries(((await json(`${edge.url}/cluster/edges`)).pulls as any[]).filter((p) => p.room === ROOM).map((p) => [p.key, p]));
     const viewersOn = async () => Object.fromEntries(Object.entries(await pulls()).map(([k, p]: [string, any]) => [k, p.viewers]));
     /** The owner's subscriptions are the edge's pulls, one per rung. */
@@ -73,18 +100,15 @@ test('an edge viewer on a slow link steps down to 360p on its own pull; the othe
     };
 
     // Both start on the top rung, one pull.
-    await waitFor(async () => size() === '1280x720' && free.lastFrame()?.width === 1280, 20_000, `both viewers decoding 1280x720 (constrained: ${size()})`);
+    await waitFor(async () => size() === '1280x720' && free.size() === '1280x720', 20_000, () => `both viewers decoding 1280x720 (constrained: ${size()}, free: ${free.size()})`);
     assert.equal(await viewersOn(), { '720p/vp8': 2 });
     assert.equal(await checkOwner(), ['720p']);
 
     // The free viewer must never leave the top rung.
-    const freeSizes = new Set<string>();
-    const watchFree = setInterval(() => {
-      const f = free.lastFrame();
-      if (f) freeSizes.add(`${f.width}x${f.height}`);
-    }, 250);
+    const freeFrom = free.out.length;
+    const freeFramesBefore = free.frames();
     const timeline: string[] = [];
-    try {
+    {
       const phase = async (kbit: number, want: string, pullsWanted: Record<string, number>, within: number) => {
         host!.limitIngress(kbit);
         const t0 = performance.now();
@@ -108,17 +132,14 @@ test('an edge viewer on a slow link steps down to 360p on its own pull; the othe
       timeline.push(`360p pull dropped ${((performance.now() - t0) / 1000).toFixed(1)} s after its last viewer left it (linger ${LINGER_MS / 1000} s)`);
       await waitFor(async () => (await json(`${owner.url}/rooms/${ROOM}`)).subscriptions.length === 1, 10_000, 'the owner to end the 360p pull\'s session');
       assert.equal(await checkOwner(), ['720p']);
-    } finally {
-      clearInterval(watchFree);
     }
+    const freeSizes = free.sizesSince(freeFrom);
     const edges = await pulls();
     console.log(`  edge adaptation: ${timeline.join('; ')}; free viewer decoded ${[...freeSizes].join(', ')}; keyframe requests up ${Object.values(edges).map((p: any) => `${p.key} ${p.keyframeRequests.sent} (absorbed ${p.keyframeRequests.absorbed})`).join(', ')}`);
     assert.equal([...freeSizes], ['1280x720'], 'the unconstrained viewer stayed on 720p');
-    assert.ok(free.frameCount() > 100, 'and kept decoding');
+    assert.ok(free.frames() - freeFramesBefore > 100, `and kept decoding (${free.frames() - freeFramesBefore} frames)`);
   } finally {
-    child?.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
-    child?.kill('SIGKILL');
+    await Promise.all(viewers.map((v) => v.close()));
     for (const c of closers.reverse()) await c().catch(() => {});
     await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
     await redis?.stop();
