@@ -27,7 +27,10 @@ export class RtpContinuity {
   next(epoch: number, seq: number, ts: number, wallMs: number): RtpRewrite {
     if (epoch !== this.sourceEpoch) {
       if (this.started) {
-        const elapsed = Math.max(1, Math.round(((wallMs - this.lastWallMs) * this.clockRate) / 1000));
+        // At least a millisecond: a new source's first frame can come within a millisecond of
+        // the old one's last (a make-before-break swap), and a recording in milliseconds (WebM,
+        // Matroska) would then hold two frames at one timestamp ("non monotonically increasing dts").
+        const elapsed = Math.max(Math.ceil(this.clockRate / 1000), Math.round(((wallMs - this.lastWallMs) * this.clockRate) / 1000));
         this.seqOffset = (this.lastSeq + 1 - seq) & 0xffff;
         this.tsOffset = (this.lastTs + elapsed - ts) >>> 0;
       }

@@ -132,6 +132,15 @@ test('RTP continuity: a new source continues sequence numbers and advances times
   assert.equal(c.next(2, 40001, 3123, 166), { sequenceNumber: 103, timestamp: 17000 + 3000 });
 });
 
+test('RTP continuity: a new source within a millisecond of the old one still starts a millisecond later (distinct in a WebM)', () => {
+  const video = new RtpContinuity(90000);
+  video.next(1, 100, 5000, 1000);
+  assert.is(video.next(2, 7, 0, 1000.2).timestamp, 5000 + 90, '0.2 ms later: one millisecond of 90 kHz');
+  const audio = new RtpContinuity(48000);
+  audio.next(1, 100, 960, 1000);
+  assert.is(audio.next(2, 7, 0, 1000).timestamp, 960 + 48);
+});
+
 test('RTP continuity wraps sequence numbers', () => {
   const c = new RtpContinuity(48000);
   c.next(1, 65535, 0, 0);
