@@ -180,8 +180,9 @@ test('200 concurrent POSTs to a full room: all refused within 2 s (target 1 s), 
     };
     // /healthz with nothing else going on: on a machine saturated by other work it is already
     // slow, and there is no p95 of this server's own to measure.
+    // 1.5 s of polls (~100): one stall of the room's own start-up is then not the p95.
     const calm: number[] = [];
-    const calmUntil = performance.now() + 500;
+    const calmUntil = performance.now() + 1500;
     await poll(calm, () => performance.now() > calmUntil);
     const calmP95 = pct(calm, 95);
     const poller = poll(health, () => !polling);
