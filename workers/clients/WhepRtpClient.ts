@@ -34,8 +34,20 @@ export interface WhepRtpClientEvents {
   gone: [string];
 }
 
+/** When each step of the connection happened (Date.now(), 0: not yet): a recording's start breakdown. */
+export interface WhepTimeline {
+  created: number;
+  offered: number;
+  posted: number;
+  answered: number;
+  iceConnected: number;
+  dtlsConnected: number;
+  firstRtp: number;
+}
+
 export class WhepRtpClient extends EventEmitter<WhepRtpClientEvents> {
   readonly pc: RTCPeerConnection;
+  readonly timeline: WhepTimeline = { created: Date.now(), offered: 0, posted: 0, answered: 0, iceConnected: 0, dtlsConnected: 0, firstRtp: 0 };
   location = '';
   answer = '';
   videoPackets = 0;
@@ -74,6 +86,7 @@ export class WhepRtpClient extends EventEmitter<WhepRtpClientEvents> {
     const at = pc.addTransceiver('audio', { direction: 'recvonly' });
     vt.onTrack.subscribe((track) =>
       track.onReceiveRtp.subscribe((rtp) => {
+        if (!this.videoPackets) this.timeline.firstRtp = Date.now();
         this.videoPackets++;
         this.videoSsrc = rtp.header.ssrc;
         this.emit('video', rtp);
@@ -85,12 +98,19 @@ export class WhepRtpClient extends EventEmitter<WhepRtpClientEvents> {
         this.emit('audio', rtp);
       }),
     );
+    pc.iceConnectionStateChange.subscribe((state) => {
+      if (state === 'connected' && !this.timeline.iceConnected) this.timeline.iceConnected = Date.now();
+    });
     pc.connectionStateChange.subscribe((state) => {
+      if (state === 'connected' && !this.timeline.dtlsConnected) this.timeline.dtlsConnected = Date.now();
       if ((state === 'failed' || state === 'closed') && !this.closing) this.emit('gone', `peer connection ${state}`);
     });
     await pc.setLocalDescription(await pc.createOffer());
+    this.timeline.offered = Date.now();
     await iceGathered(pc, 3000);
+    this.timeline.posted = Date.now();
     const { answer, location } = await exchangeSdp(this.opts.url, pc.localDescription!.sdp, this.opts.headers);
+    this.timeline.answered = Date.now();
     this.answer = answer;
     this.location = location;
     await pc.setRemoteDescription({ type: 'answer', sdp: answer });

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { WhepRtpClient, WHEP_RTP_CODECS } from '../clients/WhepRtpClient.ts';
+import { WhepRtpClient, WHEP_RTP_CODECS, type WhepTimeline } from '../clients/WhepRtpClient.ts';
 import { sleep } from '../../pipeline/sleep.ts';
 import { HttpStatusError } from '../clients/sdpExchange.ts';
 import { RtpRemux } from '../media/RtpRemux.ts';
@@ -139,10 +139,14 @@ async function recordPart(
   let early: Array<{ video: boolean; buf: Buffer }> | null = [];
   let lastPacketAt = performance.now();
   let gone = false;
+  let firstWrite = 0; // when the part's first packet (its keyframe) went to FFmpeg
   const forward = (video: boolean, buf: Buffer) => {
     if (early) {
       if (early.length < 4000) early.push({ video, buf });
-    } else if (video) remux!.video(buf);
+    } else if (video) {
+      if (!firstWrite) firstWrite = Date.now();
+      remux!.video(buf);
+    }
     else remux!.audio(buf);
   };
   const attach = (client: WhepRtpClient) => {
@@ -209,6 +213,7 @@ async function recordPart(
         part.seconds = round((Date.now() - part.startedAt) / 1000);
         part.bytes = fileSize(out);
       }
+      if (firstWrite && !reportedStart) log(startBreakdown(index, index === 0 ? ctx.job.timestamp : t0, t0, client.timeline, part.startedAt, started.value.at, firstWrite));
       if (!remux.ffmpeg.running) {
         const tail = (await remux.ffmpeg.exited).stderrTail.filter(Boolean).slice(-3).join(' | ');
         failure = /No space left on device/i.test(tail)
@@ -283,6 +288,15 @@ async function finalize(ctx: RecordingContext, dir: string, parts: PartRecord[],
     startDelaySec: parts[0]?.startedAt ? round(Math.max(0, parts[0].startedAt - ctx.job.timestamp) / 1000) : null,
     endReason,
   };
+}
+
+/** "part 0: start 812 ms: taken +40, whep posted +95, ..." (each step since the request; a later part's since it began). */
+function startBreakdown(index: number, base: number, taken: number, t: WhepTimeline, keyframe: number, listening: number, firstWrite: number): string {
+  const steps: Array<[string, number]> = [
+    ['taken', taken], ['whep offer', t.offered], ['posted', t.posted], ['answered', t.answered], ['ice connected', t.iceConnected],
+    ['dtls connected', t.dtlsConnected], ['first rtp', t.firstRtp], ['keyframe', keyframe], ['ffmpeg listening', listening], ['first write', firstWrite],
+  ];
+  return `part ${index}: start ${firstWrite - base} ms: ${steps.map(([k, at]) => `${k} ${at ? `+${at - base}` : '-'}`).join(', ')}`;
 }
 
 function fileSize(p: string): number {
