@@ -2,7 +2,9 @@
 // stream they hear) and taps (HLS, RTMP). The routing table is rebuilt when a subscription comes
 // or goes, links to another publisher's mix-minus, or switches rung, so a packet costs one map
 // lookup, not a search over every subscriber. A rung switch happens here, on the new rung's
-// first keyframe start, so a decoder never sees a gap.
+// first keyframe start, so a decoder never sees a gap. A subscriber still connecting gets a
+// keyframe asked for at once, held until it connects (its start does not wait for a keyframe
+// asked only after DTLS is up: the encoder makes it while ICE and DTLS come up).
 
 import { ContinuousStream } from '../../pipeline/rtp/Continuity.ts';
 import { FULL_MIX_KEY, minusStreamKey, rungOfStreamKey, type AudioStreamKey, type MixStreamKey } from '../../pipeline/mixer/streamKey.ts';
@@ -40,6 +42,21 @@ export interface MixRouterHooks {
   switched(): void;
 }
 
+/** The most packets held for a subscriber still connecting (a keyframe and what follows it, ~1 s of a rung). */
+export const HELD_MAX_PACKETS = 400;
+
+/**
+ * A subscription's video while its ICE and DTLS come up: asked for a keyframe once (at once, so
+ * the mixer encodes it while the connection is made), and the packets from the latest keyframe
+ * start on, sent when it connects: its first picture does not wait for a keyframe requested after.
+ */
+interface Held {
+  rung: string;
+  packets: Array<{ source: string; buf: Buffer; contentAt: number | null }>;
+}
+
+const rtpTimestamp = (b: Buffer) => (b.length >= 8 ? b.readUInt32BE(4) : Number.NaN);
+
 /** A tap and its own continuity per stream (it starts on a keyframe, survives mixer restarts). */
 interface TapEntry {
   tap: MixTap;
@@ -55,6 +72,7 @@ export class MixRouter<S extends RoutedSubscription = RoutedSubscription> {
   /** Audio stream → subscriptions hearing it. */
   private audio = new Map<AudioStreamKey, S[]>();
   private readonly taps = new Set<TapEntry>();
+  private readonly held = new WeakMap<S, Held>();
 
   constructor(
     private readonly subscriptions: () => Iterable<S>,
@@ -132,8 +150,26 @@ export class MixRouter<S extends RoutedSubscription = RoutedSubscription> {
     }
     const source = `${rung}@${epoch}`;
     for (const s of this.video.get(rung) ?? []) {
-      if (!s.egress.connectedAt) continue; // not before it can receive (Room asks a keyframe on 'connected')
       const v = s.egress.video!;
+      const held = this.held.get(s);
+      if (!s.egress.connectedAt) {
+        // Not before it can receive (werift drops it): held from a keyframe start on, sent once it connects.
+        let h = held;
+        if (!h || h.rung !== rung) {
+          this.held.set(s, (h = { rung, packets: [] }));
+          this.hooks.requestKeyframe(rung);
+        }
+        // A new keyframe restarts the run (an H.264 one starts twice: its SPS/PPS, then its IDR, one timestamp).
+        if (v.isKeyframeStart(buf) && !(h.packets.length && rtpTimestamp(h.packets[0].buf) === rtpTimestamp(buf))) h.packets = [];
+        // Too many: none (a gap would break the picture); the keyframe asked on 'connected' starts it.
+        if (h.packets.length >= HELD_MAX_PACKETS) h.packets = [];
+        else if (h.packets.length || v.isKeyframeStart(buf)) h.packets.push({ source, buf: Buffer.from(buf), contentAt });
+        continue;
+      }
+      if (held) {
+        this.held.delete(s);
+        if (held.rung === rung) for (const h of held.packets) v.forward(h.source, h.buf, h.contentAt);
+      }
       v.forward(source, buf, contentAt);
       if (v.needsKeyframe) this.hooks.requestKeyframe(rung);
     }

@@ -16,8 +16,8 @@ export function linkSubscriber(subscription: Subscription, room: SubscriberRoom)
   });
   egress.on('gone', (reason) => room.remove(id, reason));
   if (egress.goneReason) queueMicrotask(() => room.remove(id, egress.goneReason ?? 'gone'));
-  // A new subscriber needs a keyframe to start decoding: once it can receive one (a keyframe
-  // sent before DTLS is up is dropped, and the rung's keyframe rate limit then delays the next).
+  // A new subscriber needs a keyframe to start decoding: the router asks for one at once and
+  // holds it until DTLS is up (MixRouter); asked again here, once it can receive, in case none was held.
   egress.once('connected', () => {
     if (subscription.rung) room.requestKeyframe(subscription.rung);
   });

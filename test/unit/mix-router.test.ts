@@ -3,7 +3,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MixRouter, type RoutedSubscription, type RoutedTrack } from '../../server/rooms/MixRouter.ts';
+import { HELD_MAX_PACKETS, MixRouter, type RoutedSubscription, type RoutedTrack } from '../../server/rooms/MixRouter.ts';
 import { FULL_MIX_KEY, minusStreamKey, videoStreamKey } from '../../pipeline/mixer/streamKey.ts';
 
 /** A packet whose first byte says whether it starts a keyframe (the stand-in track reads it). */
@@ -142,15 +142,55 @@ function rtp(seq: number, ts: number, payload: number[] = [0xfc, 0xff]): Buffer 
   return b;
 }
 
-test('video waits for the subscriber to connect (a keyframe sent before DTLS is up is lost)', () => {
+test('a connecting subscriber: a keyframe asked at once, held from its start, sent when it connects', () => {
+  const early = sub('720p');
+  early.egress.connectedAt = 0;
+  const { router, calls } = setup([early]);
+  router.route(videoStreamKey('720p'), pkt(false, 1), 1);
+  assert.equal(calls.keyframes, ['720p'], 'asked for on the first packet, before DTLS is up');
+  router.route(videoStreamKey('720p'), pkt(true, 2), 1);
+  router.route(videoStreamKey('720p'), pkt(false, 3), 1);
+  router.route(videoStreamKey('720p'), pkt(true, 4), 1);
+  router.route(videoStreamKey('720p'), pkt(false, 5), 1);
+  assert.equal(early.egress.video!.got, [], 'nothing before it can receive (werift would drop it)');
+  assert.equal(calls.keyframes, ['720p'], 'asked once');
+  early.egress.connectedAt = 123;
+  router.route(videoStreamKey('720p'), pkt(false, 6), 1);
+  assert.equal(early.egress.video!.got.map(([, n]) => n), [4, 5, 6], 'from the latest keyframe start on');
+  router.route(videoStreamKey('720p'), pkt(false, 7), 1);
+  assert.equal(early.egress.video!.got.map(([, n]) => n), [4, 5, 6, 7]);
+});
+
+test('a connecting subscriber: an H.264 keyframe starting twice (SPS/PPS, then IDR, one timestamp) is one run', () => {
+  const rtp = (key: boolean, n: number, ts: number) => {
+    const b = Buffer.alloc(12);
+    b[0] = key ? 1 : 0;
+    b[1] = n;
+    b.writeUInt32BE(ts, 4);
+    return b;
+  };
+  const early = sub('720p-h264');
+  early.egress.connectedAt = 0;
+  const { router } = setup([early]);
+  router.route(videoStreamKey('720p-h264'), rtp(true, 1, 1000), 1);
+  router.route(videoStreamKey('720p-h264'), rtp(true, 2, 1000), 1);
+  router.route(videoStreamKey('720p-h264'), rtp(false, 3, 1000), 1);
+  router.route(videoStreamKey('720p-h264'), rtp(false, 4, 4000), 1);
+  early.egress.connectedAt = 1;
+  router.route(videoStreamKey('720p-h264'), rtp(false, 5, 7000), 1);
+  assert.equal(early.egress.video!.got.map(([, n]) => n), [1, 2, 3, 4, 5]);
+});
+
+test('a connecting subscriber holds no partial run: too many packets, or none from a keyframe, and it waits', () => {
   const early = sub('720p');
   early.egress.connectedAt = 0;
   const { router } = setup([early]);
-  router.route(videoStreamKey('720p'), pkt(true, 1), 1);
-  assert.equal(early.egress.video!.got, []);
-  early.egress.connectedAt = 123;
+  router.route(videoStreamKey('720p'), pkt(false, 1), 1);
   router.route(videoStreamKey('720p'), pkt(true, 2), 1);
-  assert.is(early.egress.video!.got.length, 1);
+  for (let k = 0; k < HELD_MAX_PACKETS; k++) router.route(videoStreamKey('720p'), pkt(false, 3), 1);
+  early.egress.connectedAt = 123;
+  router.route(videoStreamKey('720p'), pkt(false, 9), 1);
+  assert.equal(early.egress.video!.got.map(([, n]) => n), [9], 'the held run overflowed: dropped, not sent with a gap');
 });
 
 test.run();
