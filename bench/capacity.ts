@@ -205,7 +205,7 @@ async function simulcastMain(): Promise<void> {
     ...c,
   };
   console.log(
-    `capacity simulcast: decode ${c.simulcast.decodedMpixelsPerSecPerRoom} vs ${c.single.decodedMpixelsPerSecPerRoom} Mpixel/s per room single-layer | ratio ${c.decodeWorkRatio}x | CPU per room ${c.simulcast.cpuPerRoomCores} vs ${c.single.cpuPerRoomCores} cores | ratio ${c.cpuPerRoomRatio}x (decoders ${c.decodersCpuRatio}x) | floor (bare FFmpeg) ${result.floor.cpuPerRoomCores} cores: simulcast ${c.ratioToFloorSimulcast}x, single-layer ${c.ratioToFloorSingle}x`,
+    `capacity simulcast: decode ${c.simulcast.decodedMpixelsPerSecPerRoom} vs ${c.single.decodedMpixelsPerSecPerRoom} Mpixel/s per room single-layer | ratio ${c.decodeWorkRatio}x | CPU per room ${c.simulcast.cpuPerRoomCores} vs ${c.single.cpuPerRoomCores} cores | ratio ${c.cpuPerRoomRatio}x (decoders ${c.decodersCpuRatio}x) | floor (bare FFmpeg) ${result.floor.cpuPerRoomCores} cores: simulcast ${c.ratioToFloorSimulcast}x, single-layer ${c.ratioToFloorSingle}x | composite >= ${c.simulcast.minFps} vs ${c.single.minFps} fps`,
   );
   console.log(`wrote ${writeResult('capacity-simulcast', values.smoke, result)}`);
   process.exit(0);
