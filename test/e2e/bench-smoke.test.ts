@@ -1,6 +1,7 @@
 // Each benchmark, in smoke mode: it runs to completion and produces its figures (not values).
-// latency, capacity (and --simulcast) and fanout (with --tracks 3) here; join, browser, room-profile and ssim in bench-smoke-join (the two
-// files share the two cores: 51 and 199 s in a full run with room-profile and ssim here).
+// latency, capacity (and --simulcast) and fanout (with --tracks 3) here; join, browser,
+// room-profile and ssim in bench-smoke-join (the two files share the two cores: 51 and 199 s in
+// a full run with room-profile and ssim here; 2026-11-27 with #23's two cases: 173 and 81 s).
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
