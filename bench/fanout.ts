@@ -12,7 +12,7 @@
 // the server's Node process (forwarding is Node's work; the encode is shared and flat), CPU
 // per 100 subscribers, and the viewers' own CPU beside it. Floor, same run: one subscriber.
 // EGRESS_FAST_PATH=0 in the environment measures werift's own send path (docs/DEPLOY.md).
-// --tracks N (#23): the room gets N - 1 more publishers (pre-encoded, from the start) and,
+// --tracks N (#23): the room gets N more publishers (pre-encoded, from the start) and,
 // after the mix viewers, the same ramp runs with viewers taking ?tracks=N (forwarded publisher
 // video, no decode or encode) beside one mix subscriber; their subscribers per core are
 // reported against the mix viewers' of the same run and their own floor (bench/results/fanout-tracks.json).
@@ -81,6 +81,8 @@ async function measure(server: ServerProc, viewers: ViewerProc[]) {
     serverDelayWorstSecondP95Ms: serverDelay.length ? Math.max(...serverDelay) : null,
     videoPacketsPerSec: got.length ? Math.round(Math.max(...got) / dt) : 0,
     outMbps: Math.round(stats.server.bandwidthKbps.out / 100) / 10,
+    /** The publishers' decoded frame rates (a publisher slowing down would make forwarding look cheaper). */
+    publisherFps: (((await (await fetch(`${server.url}/rooms/fanout`)).json()) as any).participants as any[]).map((p) => p.decode?.fps ?? null),
   };
 }
 
@@ -108,7 +110,7 @@ async function ramp(server: ServerProc, viewers: ViewerProc[], base: number, flo
     await new Promise((r) => setTimeout(r, 3000));
     const m = { subscribers: total, ...(await measure(server, viewers)) };
     steps.push(m);
-    console.log(`  ${label}${total} subscribers: Node ${m.nodeCores} cores (viewers ${m.viewerCores}), FFmpeg ${m.ffmpegCores}, out ${m.outMbps} Mbps, server packet delay p95 ${m.serverDelayP95Ms} ms, viewers' fan-out spread p95 ${m.fanoutDelayP95Ms} ms, event loop p99 ${m.eventLoopP99Ms} ms, worst viewer got ${m.worstDeliveredPercent} % of its packets`);
+    console.log(`  ${label}${total} subscribers: Node ${m.nodeCores} cores (viewers ${m.viewerCores}), FFmpeg ${m.ffmpegCores}, out ${m.outMbps} Mbps, server packet delay p95 ${m.serverDelayP95Ms} ms, viewers' fan-out spread p95 ${m.fanoutDelayP95Ms} ms, event loop p99 ${m.eventLoopP99Ms} ms, worst viewer got ${m.worstDeliveredPercent} % of its packets${tracks > 0 ? `, ${m.videoPacketsPerSec} video packets/s (most of a viewer), publishers at ${m.publisherFps.join('/')} fps` : ''}`);
     if (missed(m)) {
       limit =
         (m.eventLoopP99Ms ?? 0) > loopLimit
@@ -134,11 +136,14 @@ async function quitAll(viewers: ViewerProc[]): Promise<void> {
 
 async function main(): Promise<void> {
   const server = await startServerProc();
-  const pub = await SyntheticPublisher.start({ whipUrl: `${server.url}/rooms/fanout/whip?name=noise`, color: [120, 120, 120], toneHz: 440, pattern: 'noise' });
-  // --tracks N: N - 1 more publishers (pre-encoded 360p, no encoder here), from the start, so
-  // the N slots are filled and the mix viewers see the same room the tracks viewers do.
+  // --tracks N: N more publishers (pre-encoded 360p, answering a PLI with their loop's next
+  // keyframe), from the start, so the mix viewers see the same room the tracks viewers do. They
+  // join first and the noise publisher is silent: no one speaks, so the N slots hold them (the
+  // earliest joiners). The noise publisher's live encoder, in a slot, fell to 0 fps under the
+  // keyframe requests of tracks viewers joining (2026-11-27), which made forwarding look cheaper.
   const more: RtpPublisher[] = [];
-  for (let i = 1; i < tracks; i++) more.push(await RtpPublisher.whip(`${server.url}/rooms/fanout/whip?name=p${i}`, await videoFixture(FLOOR_COLOURS[i % 4]), null));
+  for (let i = 0; i < tracks; i++) more.push(await RtpPublisher.whip(`${server.url}/rooms/fanout/whip?name=p${i}`, await videoFixture(FLOOR_COLOURS[i % 4]), null, { keyframeOnPli: true }));
+  const pub = await SyntheticPublisher.start({ whipUrl: `${server.url}/rooms/fanout/whip?name=noise`, color: [120, 120, 120], toneHz: tracks > 0 ? null : 440, pattern: 'noise' });
   const viewers: ViewerProc[] = [];
   try {
     // The room with its mixer running and one subscriber to start the 720p rung: the floor.
