@@ -11,7 +11,12 @@
 // per room with the voice chain on vs off, #21), and the floor: bare FFmpeg doing one room's
 // decode + composite + encode (720p 1500k + 360p 400k VP8, full mix + 4 mix-minus Opus) from
 // the same files; CPU per room is reported as a ratio to it.
+// --simulcast (#23) measures instead single-layer against simulcast ingest (bench/lib/
+// simulcastRooms.ts): --rooms rooms of 4 video-only publishers sending 720p alone, then the
+// same with 180p/360p/720p layers, each on a fresh server; decode work (pixels per second, from
+// the rooms' decode figures) and CPU per room, their ratio, and each against the same floor.
 //   npm run bench:capacity [-- --max-rooms 6 --measure 6]      (--smoke: 1 room, 4 s)
+//   npm run bench:capacity -- --simulcast [--rooms 2 --measure 6]   (bench/results/capacity-simulcast.json)
 
 import { parseArgs } from 'node:util';
 import { FLOOR_COLOURS as COLOURS, floorCpuPerSec } from './lib/floor.ts';
@@ -24,12 +29,15 @@ import { RtpPublisher } from './lib/RtpPublisher.ts';
 import { readStamp, type Rect } from './lib/stamp.ts';
 import { cpuSeconds, latestBefore, machine, OnsetDetector, pct, writeResult } from './lib/stats.ts';
 import { cpuByKind, startServerProc, type ServerProc } from './lib/server-proc.ts';
+import { compareSimulcast } from './lib/simulcastRooms.ts';
 
 const { values } = parseArgs({
   options: {
     'max-rooms': { type: 'string', default: '6' },
     measure: { type: 'string', default: '6' },
     smoke: { type: 'boolean', default: false },
+    simulcast: { type: 'boolean', default: false },
+    rooms: { type: 'string', default: '2' },
   },
 });
 const maxRooms = values.smoke ? 1 : Number(values['max-rooms']);
@@ -179,7 +187,32 @@ async function ramp(env: Record<string, string>, media: Media, max: number, labe
   return { steps, limit };
 }
 
+/** --simulcast: single-layer against simulcast publishers, and the floor, in one run. */
+async function simulcastMain(): Promise<void> {
+  const rooms = values.smoke ? 1 : Number(values.rooms);
+  console.log(`single-layer against simulcast ingest, ${rooms} room(s) each:`);
+  const vp8Threads = String(vp8ThreadsFromEnv() ?? VP8_THREADS);
+  await Promise.all([...COLOURS.map((c) => videoFixture(c)), audioFixture('beep')]); // the floor reads these files
+  const floor = await floorCpuPerSec(measureSec, { threads: vp8Threads });
+  const c = await compareSimulcast(rooms, measureSec, floor);
+  const result = {
+    bench: 'capacity-simulcast',
+    date: new Date().toISOString(),
+    machine: machine(),
+    measureSec,
+    vp8Threads,
+    floor: { what: 'bare FFmpeg: 4 VP8 360p decodes + 2x2 composite + 720p/360p VP8 + 5 Opus mixes, from files', cpuPerRoomCores: r2(floor) },
+    ...c,
+  };
+  console.log(
+    `capacity simulcast: decode ${c.simulcast.decodedMpixelsPerSecPerRoom} vs ${c.single.decodedMpixelsPerSecPerRoom} Mpixel/s per room single-layer | ratio ${c.decodeWorkRatio}x | CPU per room ${c.simulcast.cpuPerRoomCores} vs ${c.single.cpuPerRoomCores} cores | ratio ${c.cpuPerRoomRatio}x (decoders ${c.decodersCpuRatio}x) | floor (bare FFmpeg) ${result.floor.cpuPerRoomCores} cores: simulcast ${c.ratioToFloorSimulcast}x, single-layer ${c.ratioToFloorSingle}x | composite >= ${c.simulcast.minFps} vs ${c.single.minFps} fps`,
+  );
+  console.log(`wrote ${writeResult('capacity-simulcast', values.smoke, result)}`);
+  process.exit(0);
+}
+
 async function main(): Promise<void> {
+  if (values.simulcast) return simulcastMain();
   const media: Media = { video: await Promise.all(COLOURS.map((c) => videoFixture(c))), beep: await audioFixture('beep'), silence: await audioFixture('silence') };
   console.log('voice processing on (the default):');
   const on = await ramp({}, media, maxRooms, 'on', (s) => !held(s));

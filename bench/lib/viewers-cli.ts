@@ -8,6 +8,9 @@
 //               server's continuity rewrite starts at offset 0)
 //               → {"video": [...], "audio": [...], "received": [...], "expected": [...], "delayP95Ms": n}
 //   node --import tsx bench/lib/viewers-cli.ts WHEP_URL [VP8|H264]
+// A URL with ?tracks=N offers N video m-lines (individual tracks): received / expected are then
+// summed over the viewer's SSRCs, and the fan-out spread is not measured (its slots' packets
+// are not told apart by timestamp and sequence number; the server's own delay figure is).
 //
 // Light: once SRTP is up, a viewer counts the packets from their clear-text RTP header and
 // skips the decryption (werift's SRTP costs ~50 µs a packet, which would make the load
@@ -19,15 +22,15 @@ import { WhepRtpClient, WHEP_RTP_CODECS, type VideoCodecName } from '../../worke
 
 const [url, codec = 'VP8'] = process.argv.slice(2);
 const videoPt = WHEP_RTP_CODECS[codec as VideoCodecName].payloadType;
+const videoLines = Number(new URL(url).searchParams.get('tracks') ?? 1);
 const SKIP = Object.create(SrtpAuthenticationError.prototype) as Error;
 
 interface Counted {
   client: WhepRtpClient;
   video: number;
   audio: number;
-  /** Extended highest and first sequence number seen (video). */
-  first: number;
-  highest: number;
+  /** Extended highest and first sequence number seen (video), per SSRC. */
+  seqs: Map<number, { first: number; highest: number }>;
   markReceived: number;
   markExpected: number;
 }
@@ -45,11 +48,14 @@ function onVideo(v: Counted, data: Buffer): void {
   const key = ts * 65536 + seq;
   v.video++;
 
-  if (v.first < 0) v.first = v.highest = seq;
+  const ssrc = data.readUInt32BE(8);
+  const s = v.seqs.get(ssrc);
+  if (!s) v.seqs.set(ssrc, { first: seq, highest: seq });
   else {
-    const d = (seq - (v.highest & 0xffff)) & 0xffff;
-    if (d < 0x8000) v.highest += d;
+    const d = (seq - (s.highest & 0xffff)) & 0xffff;
+    if (d < 0x8000) s.highest += d;
   }
+  if (videoLines > 1) return;
   const t0 = firstArrival.get(key);
   if (t0 === undefined) {
     firstArrival.set(key, now);
@@ -95,14 +101,14 @@ for await (const line of rl) {
     const n = Number(arg);
     for (let i = 0; i < n; i += 5) {
       const batch = await Promise.allSettled(
-        Array.from({ length: Math.min(5, n - i) }, () => WhepRtpClient.connect({ url, codec: codec as VideoCodecName })),
+        Array.from({ length: Math.min(5, n - i) }, () => WhepRtpClient.connect({ url, codec: codec as VideoCodecName, videoLines })),
       );
       for (const r of batch) {
         if (r.status !== 'fulfilled') {
           failed++;
           continue;
         }
-        const v: Counted = { client: r.value, video: 0, audio: 0, first: -1, highest: -1, markReceived: 0, markExpected: 0 };
+        const v: Counted = { client: r.value, video: 0, audio: 0, seqs: new Map(), markReceived: 0, markExpected: 0 };
         r.value.on('video', (rtp) => onVideo(v, rtp.serialize()));
         r.value.on('audio', () => v.audio++);
         lighten(v);
@@ -114,7 +120,8 @@ for await (const line of rl) {
     const received: number[] = [];
     const expected: number[] = [];
     for (const v of viewers) {
-      const exp = v.first < 0 ? 0 : v.highest - v.first + 1;
+      let exp = 0;
+      for (const s of v.seqs.values()) exp += s.highest - s.first + 1;
       received.push(v.video - v.markReceived);
       expected.push(exp - v.markExpected);
       v.markReceived = v.video;

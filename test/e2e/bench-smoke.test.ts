@@ -1,6 +1,7 @@
 // Each benchmark, in smoke mode: it runs to completion and produces its figures (not values).
-// latency, capacity and fanout here; join, browser, room-profile and ssim in bench-smoke-join (the two
-// files share the two cores: 51 and 199 s in a full run with room-profile and ssim here).
+// latency, capacity (and --simulcast) and fanout (with --tracks 3) here; join, browser,
+// room-profile and ssim in bench-smoke-join (the two files share the two cores: 51 and 199 s in
+// a full run with room-profile and ssim here; 2026-11-27 with #23's two cases: 173 and 81 s).
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -36,10 +37,21 @@ test('bench:capacity produces rooms held (A+V p95), CPU per room against the bar
   for (const v of [result.voice.cpuPerRoomOnCores, result.voice.cpuPerRoomOffCores, result.voice.ratioOnToOff]) assert.ok(finite(v) && v > 0, JSON.stringify(result.voice));
 });
 
-test('bench:fanout produces subscribers per core, CPU per 100 subscribers, and its floor', () => {
-  const { stdout, result } = runBench('fanout');
+test('bench:capacity --simulcast produces decode work and CPU per room, simulcast against single-layer, and the floor', () => {
+  const { stdout, result } = runBench('capacity', ['--simulcast'], 'capacity-simulcast');
+  assert.match(stdout, /capacity simulcast: decode [\d.]+ vs [\d.]+ Mpixel\/s per room single-layer \| ratio [\d.]+x \| CPU per room [\d.]+ vs [\d.]+ cores \| ratio [\d.]+x/);
+  for (const v of [result.decodeWorkRatio, result.cpuPerRoomRatio, result.floor.cpuPerRoomCores, result.ratioToFloorSimulcast, result.simulcast.decodedMpixelsPerSecPerRoom, result.single.decodedMpixelsPerSecPerRoom]) assert.ok(finite(v) && v > 0, JSON.stringify(result));
+  assert.ok(result.simulcast.minFps > 0 && result.single.minFps > 0, JSON.stringify(result));
+});
+
+// With --tracks 3 (the mix ramp as without it, then viewers taking ?tracks=3): one run for both.
+test('bench:fanout produces subscribers per core, CPU per 100 subscribers, and its floor; --tracks 3 the same for tracks viewers against the mix', () => {
+  const { stdout, result } = runBench('fanout', ['--tracks', '3'], 'fanout-tracks');
   assert.match(stdout, /fanout: \d+ subscribers held .* per core of Node/);
   for (const v of [result.subscribersPerCore, result.cpuPer100SubscribersCores, result.floor.nodeCores, result.steps[0].worstDeliveredPercent]) assert.ok(finite(v), JSON.stringify(result));
+  assert.match(stdout, /fanout tracks=3: \d+ tracks subscribers held .* per core of Node .* against the mix: [\d.]+x per core/);
+  const t = result.tracks;
+  for (const v of [t.subscribersPerCore, t.ratioToMixPerCore, t.ratioToFloor, t.floor.nodeCores, t.steps[0].worstDeliveredPercent]) assert.ok(finite(v), JSON.stringify(t));
 });
 
 test.run();

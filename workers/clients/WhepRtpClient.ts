@@ -25,6 +25,8 @@ export interface WhepRtpClientOptions {
   codec: VideoCodecName;
   /** Extra request headers (Authorization). */
   headers?: Record<string, string>;
+  /** Video m-lines offered (default 1): N for individual tracks (?tracks=N); all emit 'video'. */
+  videoLines?: number;
 }
 
 export interface WhepRtpClientEvents {
@@ -82,16 +84,20 @@ export class WhepRtpClient extends EventEmitter<WhepRtpClientEvents> {
 
   private async negotiate(): Promise<void> {
     const { pc } = this;
-    const vt = pc.addTransceiver('video', { direction: 'recvonly' });
-    const at = pc.addTransceiver('audio', { direction: 'recvonly' });
-    vt.onTrack.subscribe((track) =>
-      track.onReceiveRtp.subscribe((rtp) => {
-        if (!this.videoPackets) this.timeline.firstRtp = Date.now();
-        this.videoPackets++;
-        this.videoSsrc = rtp.header.ssrc;
-        this.emit('video', rtp);
-      }),
-    );
+    // Tracks (several video lines): audio first, as test/helpers/tracks-subscriber.ts offers them.
+    const lines = this.opts.videoLines ?? 1;
+    const early = lines > 1 ? pc.addTransceiver('audio', { direction: 'recvonly' }) : null;
+    const vts = Array.from({ length: Math.max(1, lines) }, () => pc.addTransceiver('video', { direction: 'recvonly' }));
+    const at = early ?? pc.addTransceiver('audio', { direction: 'recvonly' });
+    for (const t of vts)
+      t.onTrack.subscribe((track) =>
+        track.onReceiveRtp.subscribe((rtp) => {
+          if (!this.videoPackets) this.timeline.firstRtp = Date.now();
+          this.videoPackets++;
+          this.videoSsrc = rtp.header.ssrc;
+          this.emit('video', rtp);
+        }),
+      );
     at.onTrack.subscribe((track) =>
       track.onReceiveRtp.subscribe((rtp) => {
         this.audioPackets++;
