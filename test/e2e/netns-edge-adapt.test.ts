@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { startServerProc, type ServerProc } from '../../bench/lib/server-proc.ts';
 import { testRedis, redisUnavailableReason, type TestRedis } from '../helpers/redis.ts';
 import { waitFor } from '../helpers/peers.ts';
-import { createTestHost, netnsAvailable, type TestHost } from '../helpers/netns.ts';
+import { createTestHost, netnsAvailable, udpDrops, udpDropsSince, type TestHost } from '../helpers/netns.ts';
 import { SyntheticPublisher } from '../../workers/clients/webrtc.ts';
 import { NodeLogs, printingLogs } from '../helpers/node-logs.ts';
 import { skip } from '../helpers/skip.ts';
@@ -60,6 +60,7 @@ printingLogs(test, () => logs)('an edge viewer on a slow link steps down to 360p
   const closers: Array<() => Promise<unknown>> = [];
   try {
     host = createTestHost(23);
+    const drops = udpDrops();
     redis = await testRedis();
     const env = { CLUSTER: '1', REDIS_URL: redis.url, ROOM_IDLE_MS: '10000', EDGE_LINGER_MS: String(LINGER_MS) };
     nodes.push(await startServerProc({ ...env, NODE_ID: 'adapt-owner', REGION: 'a', LOG_FILE: logs.file('owner') }));
@@ -135,8 +136,8 @@ printingLogs(test, () => logs)('an edge viewer on a slow link steps down to 360p
     }
     const freeSizes = free.sizesSince(freeFrom);
     const edges = await pulls();
-    console.log(`  edge adaptation: ${timeline.join('; ')}; free viewer decoded ${[...freeSizes].join(', ')}; keyframe requests up ${Object.values(edges).map((p: any) => `${p.key} ${p.keyframeRequests.sent} (absorbed ${p.keyframeRequests.absorbed})`).join(', ')}`);
-    assert.equal([...freeSizes], ['1280x720'], 'the unconstrained viewer stayed on 720p');
+    console.log(`  edge adaptation: ${timeline.join('; ')}; free viewer decoded ${[...freeSizes].join(', ')}; keyframe requests up ${Object.values(edges).map((p: any) => `${p.key} ${p.keyframeRequests.sent} (absorbed ${p.keyframeRequests.absorbed})`).join(', ')}; ${udpDropsSince(drops)}`);
+    assert.equal([...freeSizes], ['1280x720'], `the unconstrained viewer stayed on 720p (${udpDropsSince(drops)})`);
     assert.ok(free.frames() - freeFramesBefore > 100, `and kept decoding (${free.frames() - freeFramesBefore} frames)`);
   } finally {
     await Promise.all(viewers.map((v) => v.close()));

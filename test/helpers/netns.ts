@@ -2,6 +2,7 @@
 // (netem is not available on this kernel). Everything created here is removed by cleanup().
 
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 
 const run = (...args: string[]) => execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 
@@ -117,4 +118,18 @@ export function createBridgedNet(index: number, count: number): BridgedNet {
     run('ip', 'netns', 'exec', x.ns, 'ip', 'link', 'set', 'lo', 'up');
   }
   return { hostAddress, hosts: names.map((x) => ({ ns: x.ns, address: x.address, exec: (argv: string[]) => ['ip', 'netns', 'exec', x.ns, ...argv] })), cleanup };
+}
+
+/** The kernel's UDP counters (/proc/net/snmp): datagrams dropped because a socket's buffer was full. */
+export function udpDrops(): { rcvbuf: number; sndbuf: number } {
+  const lines = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const [names, values] = lines.map((l) => l.split(/\s+/).slice(1));
+  const get = (n: string) => Number(values?.[names?.indexOf(n) ?? -1] ?? NaN);
+  return { rcvbuf: get('RcvbufErrors'), sndbuf: get('SndbufErrors') };
+}
+
+/** What the UDP drop counters did since `before`, as a test prints it. */
+export function udpDropsSince(before: { rcvbuf: number; sndbuf: number }): string {
+  const now = udpDrops();
+  return `UDP drops on this host meanwhile: ${now.rcvbuf - before.rcvbuf} at full receive buffers, ${now.sndbuf - before.sndbuf} at full send buffers (the tbf link's backlog)`;
 }
