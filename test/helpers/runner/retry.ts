@@ -20,10 +20,10 @@ export async function rerunFailed(results: FileResult[], retries: number, runOne
   for (let attempt = 2; attempt <= retries + 1; attempt++) {
     for (const [i, r] of out.entries()) {
       if (!r.failed || r.name.startsWith('unit/')) continue;
-      const first = flaky.find((f) => f.name === r.name) ?? r;
       const again = await runOne(r.name, attempt);
       out[i] = again;
-      if (!again.failed && !flaky.includes(first)) flaky.push(first);
+      // What the file's first run said (results[i]), whichever later run passed.
+      if (!again.failed) flaky.push(results[i]);
     }
   }
   return { results: out, flaky };
