@@ -25,10 +25,22 @@ const VIDEO_LEVELS: Record<Exclude<Level, 'audio'>, Omit<RungSpec, 'id' | 'level
 };
 
 /**
- * Encoded while a room has publishers, watched or not: nearly every member watches it, and
- * the first watcher then joins a running encode instead of swapping the mixer process.
+ * Encoded while a room has publishers, watched or not (MIX_ALWAYS_ON_RUNGS): nearly every member
+ * watches 720p, and 360p is where a subscriber on a poor link steps down to. The first watcher of
+ * either, or a step down, then joins a running encode: adding a rung to the mixer replaces its
+ * video process (make before break), which costs every other subscriber a new FFmpeg starting
+ * on the box beside theirs. 360p15 VP8 costs ~1/8 of 720p30's encode.
  */
-export const ALWAYS_ON_RUNG = '720p';
+export const DEFAULT_ALWAYS_ON_RUNGS: readonly string[] = ['720p', '360p'];
+
+/** MIX_ALWAYS_ON_RUNGS: a comma-separated list of rung ids ("720p,360p", "720p", "" for none). */
+export function parseAlwaysOnRungs(raw: string | undefined): string[] {
+  if (raw === undefined) return [...DEFAULT_ALWAYS_ON_RUNGS];
+  const ids = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = ids.filter((id) => !rungById(id));
+  if (bad.length) throw new Error(`MIX_ALWAYS_ON_RUNGS: unknown rung ${bad.map((b) => `"${b}"`).join(', ')} (known: 720p, 360p, 720p-h264, 360p-h264)`);
+  return sortRungs(ids);
+}
 
 /** Audio bitrate every level carries. */
 export const AUDIO_KBPS = 48;

@@ -1,6 +1,7 @@
 // Configuration from the environment, validated once at start-up (fails fast with a message).
 
 import { envInt } from '../pipeline/env.ts';
+import { parseAlwaysOnRungs } from '../pipeline/ladder.ts';
 import { isInternal, isIpLiteral } from '../pipeline/net/addresses.ts';
 import { parseAllowList, type AllowRule } from '../pipeline/net/pushTargets.ts';
 import type { PortRange } from '../pipeline/net/announce.ts';
@@ -110,6 +111,8 @@ export function loadConfig(env = process.env): Config {
     cluster: clusterConfig(env),
   };
   checkMetricsListener(config);
+  // Read again by each room when it is made; a bad value stops the server here, not a join later.
+  parseAlwaysOnRungs(env.MIX_ALWAYS_ON_RUNGS);
   return config;
 }
 

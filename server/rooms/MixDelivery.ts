@@ -20,7 +20,8 @@ export interface DeliveryMixer {
 
 export interface DeliveryHooks {
   subscriptions(): Iterable<Subscription>;
-  hasPublishers(): boolean;
+  /** Rungs encoded whether watched or not (see RungSelection). */
+  alwaysOnRungs(): Iterable<string>;
   publish(e: Omit<RoomEvent, 'at'>): void;
 }
 
@@ -37,7 +38,7 @@ export class MixDelivery {
     });
     this.rungs = new RungSelection({
       subscriptions: () => hooks.subscriptions(),
-      hasPublishers: () => hooks.hasPublishers(),
+      alwaysOnRungs: () => hooks.alwaysOnRungs(),
       tapRungs: () => this.router.tapRungs(),
       setRungs: (ids) => mixer().setRungs(ids),
       requestKeyframe: (rung) => mixer().requestKeyframe(rung),

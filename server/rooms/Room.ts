@@ -44,13 +44,15 @@ export class Room extends EventEmitter<RoomEvents> implements MixSource {
   /** Where each packet of the mix goes (routing table), which rungs are encoded and each subscriber gets. */
   private readonly delivery = new MixDelivery(() => this.mixer, {
     subscriptions: () => this.subscriptions.values(),
-    hasPublishers: () => this.participants.size > 0,
+    alwaysOnRungs: () => (this.participants.size > 0 ? this.alwaysOnRungs : []),
     publish: (e) => this.publish(e),
   });
   /** HLS and RTMP pushes, each fed by a tap on the mix (the routes start and stop them here). */
   readonly broadcasts = new RoomBroadcasts(this, (e) => this.publish(e), () => this._closed);
   readonly mixer: RoomMixer;
   readonly createdAt = Date.now();
+  /** Rungs encoded while anyone publishes, watched or not (MIX_ALWAYS_ON_RUNGS). */
+  private readonly alwaysOnRungs: readonly string[];
   /** The layout, recomputed and applied on every change of members, shapes, speaker or settings. */
   private readonly tiles: RoomLayout;
   settings: RoomSettings;
@@ -76,7 +78,8 @@ export class Room extends EventEmitter<RoomEvents> implements MixSource {
     super();
     // SSE streams listen here, one per open page; each removes its listener when it goes.
     this.setMaxListeners(0);
-    const { iceServers, settings, mixerSettings, limits, stalledRemoveMs, connectTimeoutMs, subscriberSilentMs, network } = roomOptions(options);
+    const { iceServers, settings, mixerSettings, limits, stalledRemoveMs, connectTimeoutMs, subscriberSilentMs, network, alwaysOnRungs } = roomOptions(options);
+    this.alwaysOnRungs = alwaysOnRungs;
     this.seats = new Seats(name, limits);
     this.negotiation = {
       room: name, iceServers, network, connectTimeoutMs, subscriberSilentMs,

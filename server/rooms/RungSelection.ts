@@ -2,14 +2,15 @@
 // second each subscriber's own RTCP feedback (loss, RTT, bandwidth estimate) moves its level
 // (pipeline/ladder.ts RungAdapter); a move to another rung is made pending and MixRouter takes it
 // on that rung's next keyframe. The mixer encodes the rungs someone watches or is switching to,
-// those a tap takes, and the always-on one while anyone publishes.
+// those a tap takes, and the always-on ones while anyone publishes.
 
-import { ALWAYS_ON_RUNG, rungFor, type Feedback, type Level } from '../../pipeline/ladder.ts';
+import { rungFor, type Feedback, type Level } from '../../pipeline/ladder.ts';
 import type { RoomEvent, Subscription } from './types.ts';
 
 export interface RungSelectionHooks {
   subscriptions(): Iterable<Subscription>;
-  hasPublishers(): boolean;
+  /** Rungs encoded whether watched or not (MIX_ALWAYS_ON_RUNGS while the room has publishers, else none). */
+  alwaysOnRungs(): Iterable<string>;
   tapRungs(): Iterable<string>;
   /** The mixer's encoded rungs (RoomMixer.setRungs). */
   setRungs(ids: Set<string>): void;
@@ -38,11 +39,11 @@ export class RungSelection {
     private readonly lingerMs = RUNG_LINGER_MS,
   ) {}
 
-  /** Encodes the rungs someone watches or is switching to, the always-on one, and those lingering or held. */
+  /** Encodes the rungs someone watches or is switching to, the always-on ones, and those lingering or held. */
   update(): void {
     const now = performance.now();
     const ids = new Set<string>();
-    if (this.hooks.hasPublishers()) ids.add(ALWAYS_ON_RUNG);
+    for (const r of this.hooks.alwaysOnRungs()) ids.add(r);
     for (const s of this.hooks.subscriptions()) {
       if (s.rung) ids.add(s.rung);
       if (s.pendingRung) ids.add(s.pendingRung);

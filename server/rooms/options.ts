@@ -6,6 +6,7 @@ import { DEFAULT_MIXER_SETTINGS, type MixerSettings } from '../../pipeline/mixer
 import type { RoomSettingsPatch } from '../../pipeline/room/settings.ts';
 import type { SeatLimits } from '../../pipeline/room/Seats.ts';
 import { envInt } from '../../pipeline/env.ts';
+import { parseAlwaysOnRungs } from '../../pipeline/ladder.ts';
 import { HOST_NETWORK, type IceNetwork } from '../rtc/network.ts';
 
 export interface RoomOptions {
@@ -21,6 +22,8 @@ export interface RoomOptions {
   subscriberSilentMs: number;
   /** ICE_ANNOUNCED_IP and the UDP port range of this room's peer connections. */
   network: IceNetwork;
+  /** Rungs encoded while the room has publishers, watched or not (MIX_ALWAYS_ON_RUNGS; pipeline/ladder.ts). */
+  alwaysOnRungs: readonly string[];
 }
 
 /** `o` with every option it leaves out (or gives as undefined) set to its default. */
@@ -34,5 +37,6 @@ export function roomOptions(o: Partial<RoomOptions>, env: NodeJS.ProcessEnv = pr
     connectTimeoutMs: o.connectTimeoutMs ?? envInt(env, 'SESSION_CONNECT_TIMEOUT_MS', 15_000, 500, 600_000),
     subscriberSilentMs: o.subscriberSilentMs ?? envInt(env, 'SUBSCRIBER_SILENT_MIN_MS', 5000, 500, 600_000),
     network: o.network ?? HOST_NETWORK,
+    alwaysOnRungs: o.alwaysOnRungs ?? parseAlwaysOnRungs(env.MIX_ALWAYS_ON_RUNGS),
   };
 }

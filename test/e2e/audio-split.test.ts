@@ -114,7 +114,7 @@ test('another rung (a new video process): the same audio process, handed over, n
     await sleep(500);
     const from = performance.now();
     // What a watcher of another rung causes (Room.updateRungs), without the watcher.
-    mixer.setRungs([...mixer.activeRungs, '360p']);
+    mixer.setRungs([...mixer.activeRungs, '360p-h264']); // not always on (MIX_ALWAYS_ON_RUNGS)
     await waitFor(() => mixer.currentProcess !== first, 10_000, 'the pair with the new rung');
     await sleep(500);
     const proc = mixer.currentProcess!;

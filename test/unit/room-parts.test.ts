@@ -10,7 +10,9 @@ import { RoomVoices } from '../../server/rooms/RoomVoices.ts';
 import { roomOptions } from '../../server/rooms/options.ts';
 import { CallSetup } from '../../server/stats/CallSetup.ts';
 import { monitorMetrics } from '../../server/stats/metrics.ts';
-import { ALWAYS_ON_RUNG } from '../../pipeline/ladder.ts';
+import { DEFAULT_ALWAYS_ON_RUNGS, parseAlwaysOnRungs } from '../../pipeline/ladder.ts';
+
+const ALWAYS_ON_RUNG = '720p';
 import { videoStreamKey } from '../../pipeline/mixer/streamKey.ts';
 import { DEFAULT_ROOM_AUDIO, type SlotVoice } from '../../pipeline/audio/voice.ts';
 import type { Participant, Subscription } from '../../server/rooms/types.ts';
@@ -27,7 +29,7 @@ function delivery(subs: Subscription[], publishers = 1) {
   const calls = { rungs: [] as string[][], keyframes: [] as string[] };
   const d = new MixDelivery(
     () => ({ slotOf: () => -1, setRungs: (ids) => calls.rungs.push([...ids].sort()), requestKeyframe: (r) => calls.keyframes.push(r) }),
-    { subscriptions: () => subs, hasPublishers: () => publishers > 0, publish: () => {} },
+    { subscriptions: () => subs, alwaysOnRungs: () => (publishers > 0 ? [ALWAYS_ON_RUNG] : []), publish: () => {} },
     0, // no linger: an unwatched rung goes at once (the linger has its own test, rung-linger)
   );
   d.rebuildRoutes();
@@ -44,6 +46,15 @@ test('MixDelivery encodes the watched rungs, the pending ones and the always-on 
   const empty = delivery([a], 0);
   empty.d.updateRungs();
   assert.equal(empty.calls.rungs.at(-1), ['360p'], 'no publisher: only what is watched');
+});
+
+test('MIX_ALWAYS_ON_RUNGS: 720p and 360p by default, a list, none, and an unknown rung named', () => {
+  assert.equal(parseAlwaysOnRungs(undefined), [...DEFAULT_ALWAYS_ON_RUNGS]);
+  assert.equal(DEFAULT_ALWAYS_ON_RUNGS, ['720p', '360p'], 'the step-down rung is encoded before anyone needs it');
+  assert.equal(parseAlwaysOnRungs(' 360p-h264, 720p ,360p'), ['720p', '360p', '360p-h264']);
+  assert.equal(parseAlwaysOnRungs(''), []);
+  assert.throws(() => parseAlwaysOnRungs('720p,1080p'), /MIX_ALWAYS_ON_RUNGS: unknown rung "1080p"/);
+  assert.equal(roomOptions({}, { MIX_ALWAYS_ON_RUNGS: '720p' }).alwaysOnRungs, ['720p']);
 });
 
 test('MixDelivery: a tap’s rungs are encoded from a keyframe while it is fed, and no longer after', () => {

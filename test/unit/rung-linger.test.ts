@@ -13,7 +13,7 @@ function selection(lingerMs: number) {
   const sel = new RungSelection(
     {
       subscriptions: () => subs as any,
-      hasPublishers: () => true,
+      alwaysOnRungs: () => ['720p'],
       tapRungs: () => [],
       setRungs: (ids) => calls.push([...ids].sort()),
       requestKeyframe: () => {},
