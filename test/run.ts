@@ -92,7 +92,8 @@ function report(job: string[], r: JobResult, held: boolean): void {
   if (held) process.stdout.write(`\n── ${label(job)} ──\n${r.output}`);
   for (const f of r.files) {
     const counts = `${f.passed} passed${f.failed ? `, ${f.failed} failed` : ''}${f.skipped.length ? `, ${f.skipped.length} skipped` : ''}`;
-    console.log(`${f.failed ? '✘' : '✔'} ${f.name}: ${counts} in ${sec(f.durationMs)}`);
+    const cpu = f.cpuMs !== undefined ? ` (CPU ${sec(f.cpuMs)}, ${(f.cpuMs / Math.max(1, f.durationMs)).toFixed(2)} core)` : '';
+    console.log(`${f.failed ? '✘' : '✔'} ${f.name}: ${counts} in ${sec(f.durationMs)}${cpu}`);
     for (const s of f.skipped) console.log(`    skipped "${s.test}": ${s.reason}`);
     for (const l of f.leftOpen) console.log(`    ⚠ left open at the end (closed before exit): ${l}`);
     if (f.problem) console.log(`  ✘ ${f.name}: ${f.problem}`);

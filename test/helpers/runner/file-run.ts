@@ -16,6 +16,8 @@ export interface FileResult {
   /** What its tests left open at the end (closed by the child before it exited). */
   leftOpen: string[];
   durationMs: number;
+  /** CPU time of its process and what that process reaped (a job of one file; else undefined). */
+  cpuMs?: number;
   /** Why the process's end is a failure of this file (a crash, a hang, a silent exit), or null. */
   problem: string | null;
 }
@@ -108,9 +110,10 @@ export async function runJob(names: string[], o: JobOptions): Promise<JobResult>
   let activity: Mark | null = null;
   let activeFile = names[0];
   let done = false;
+  let cpuMs: number | undefined;
   let partial = '';
   const onMark = (m: Mark) => {
-    if (m.ev === 'done') return void (done = true);
+    if (m.ev === 'done') return void ((done = true), (cpuMs = m.cpuMs));
     const f = files.get(m.file);
     if (!f) return;
     activeFile = m.file;
@@ -154,6 +157,7 @@ export async function runJob(names: string[], o: JobOptions): Promise<JobResult>
       failures: outcomes.flatMap((x) => (x.ev === 'fail' ? [{ test: x.hook ? `${x.hook} hook${x.test ? ` of "${x.test}"` : ''}` : x.test, error: x.error ?? '' }] : [])),
       leftOpen: f.leftOpen,
       durationMs: names.length === 1 ? wallMs : f.lastAt - f.firstAt,
+      cpuMs: names.length === 1 ? cpuMs : undefined,
       problem: null,
     };
   });

@@ -14,7 +14,8 @@ export type Mark =
   | { ev: 'skip'; file: string; suite: string; test: string; reason: string }
   | { ev: 'suite'; file: string; suite: string; tests: number }
   | { ev: 'left-open'; file: string; what: string; where: string }
-  | { ev: 'done' };
+  /** `cpuMs`: CPU time of the child and of every process it has reaped (its FFmpegs, servers, peers). */
+  | { ev: 'done'; cpuMs?: number };
 
 export const MARKS_FD_ENV = 'MCU_TEST_MARKS_FD';
 
