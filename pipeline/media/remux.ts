@@ -92,6 +92,34 @@ export function concatList(parts: PartInfo[]): string {
   return out.join('\n') + '\n';
 }
 
+/**
+ * Where a file's media ends, in seconds, from ffprobe's packet list (`-show_entries
+ * packet=stream_index,pts_time,duration_time -of csv=p=0`): the latest stream's last packet plus
+ * its duration, or plus that stream's last packet spacing when the container stores none (WebM
+ * SimpleBlocks). A part whose writer was killed has no trustworthy header duration (absent, or
+ * the estimate FFmpeg wrote up front), and the concat demuxer offsets the next part by the
+ * duration given: one shorter than the packets gives two packets the same timestamp at the
+ * join (CI, 2026-11-27: "non monotonically increasing dts … 195 >= 195" in a joined recording).
+ */
+export function packetsEndSec(csv: string): number {
+  const last = new Map<string, { pts: number; prev: number | null; dur: number | null }>();
+  for (const line of csv.split('\n')) {
+    const [stream, ptsRaw, durRaw] = line.split(',');
+    const pts = Number(ptsRaw);
+    if (!stream || ptsRaw === undefined || ptsRaw === '' || !Number.isFinite(pts)) continue;
+    const dur = durRaw !== undefined && durRaw !== '' && Number.isFinite(Number(durRaw)) && Number(durRaw) > 0 ? Number(durRaw) : null;
+    const s = last.get(stream);
+    if (s && pts < s.pts) continue; // a B-frame or reordered packet: the stream's end is its latest pts
+    last.set(stream, { pts, prev: s ? s.pts : null, dur });
+  }
+  let end = 0;
+  for (const s of last.values()) {
+    const step = s.dur ?? (s.prev !== null && s.pts > s.prev ? s.pts - s.prev : 0);
+    end = Math.max(end, s.pts + step);
+  }
+  return end;
+}
+
 /** Joins recording parts into one file without re-encoding; MP4 gets its index up front. */
 export function joinPartsSpec(listPath: string, format: RecordingFormat, outPath: string): FfmpegSpec {
   const options = ['-map', '0:v:0', '-map', '0:a:0', '-c', 'copy', '-f', format];

@@ -3,7 +3,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { concatList, hlsSpec, joinPartsSpec, recordingPartSpec, recordingVideoCodec, rtmpSpec, rtpSdp } from '../../pipeline/media/remux.ts';
+import { concatList, hlsSpec, packetsEndSec, joinPartsSpec, recordingPartSpec, recordingVideoCodec, rtmpSpec, rtpSdp } from '../../pipeline/media/remux.ts';
 import { specToArgv } from '../../pipeline/mixer/graph.ts';
 
 test('rtpSdp describes each stream on loopback with its payload type', () => {
@@ -97,3 +97,12 @@ test('recording parts, joins and RTMP pushes under a TMPDIR with spaces keep the
 });
 
 test.run();
+
+test('packetsEndSec: the latest stream’s last packet plus its duration, or its spacing when none is stored', () => {
+  // ffprobe on a killed WebM part: video SimpleBlocks carry no duration, audio does.
+  const csv = ['1,-0.007000,0.020000', '0,0.000000,', '1,0.013000,0.020000', '0,0.033000,', '0,0.066000,', '1,0.033000,0.020000', ''].join('\n');
+  assert.ok(Math.abs(packetsEndSec(csv) - 0.099) < 1e-9, 'video: 0.066 + its 33 ms spacing');
+  assert.ok(Math.abs(packetsEndSec('0,1.000000,0.040000\n1,1.020000,0.020000\n') - 1.04) < 1e-9, 'stored durations');
+  assert.is(packetsEndSec(''), 0);
+  assert.is(packetsEndSec('0,N/A,\n'), 0, 'packets without a pts are skipped');
+});

@@ -9,6 +9,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { specToArgv, type FfmpegSpec } from '../../pipeline/ffmpeg/spec.ts';
+import { packetsEndSec } from '../../pipeline/media/remux.ts';
 import { log as rootLog, type Logger } from '../log.ts';
 import { projectPath } from '../paths.ts';
 
@@ -206,6 +207,16 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
  * Seconds of media in a file: the container's duration, or, for a file cut short (a recording
  * part whose writer crashed has no duration in its header), the end of its last packet.
  */
+/** Where a file's media ends, from its packets (pipeline/media/remux.ts packetsEndSec); what a recording's join offsets each part by. */
+export async function mediaEndSec(file: string, ffprobePath = process.env.FFPROBE_PATH || 'ffprobe'): Promise<number> {
+  const csv = await new Promise<string>((resolve, reject) =>
+    execFile(ffprobePath, ['-v', 'error', '-show_entries', 'packet=stream_index,pts_time,duration_time', '-of', 'csv=p=0', file], { maxBuffer: 256 * 1024 * 1024, timeout: 120_000 }, (err, stdout) =>
+      err ? reject(err) : resolve(stdout),
+    ),
+  );
+  return packetsEndSec(csv);
+}
+
 export async function mediaDurationSec(file: string, ffprobePath = process.env.FFPROBE_PATH || 'ffprobe'): Promise<number> {
   const run = (args: string[]) =>
     new Promise<string>((resolve, reject) =>

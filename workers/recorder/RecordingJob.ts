@@ -13,7 +13,7 @@ import { HttpStatusError } from '../clients/sdpExchange.ts';
 import { RtpRemux } from '../media/RtpRemux.ts';
 import { isH264KeyframeStart, isVp8KeyframeStart } from '../../pipeline/rtp/Continuity.ts';
 import { makeTempDir } from '../tmp.ts';
-import { FfmpegProcess, mediaDurationSec } from '../ffmpeg/FfmpegProcess.ts';
+import { FfmpegProcess, mediaDurationSec, mediaEndSec } from '../ffmpeg/FfmpegProcess.ts';
 import { concatList, joinPartsSpec, recordingPartSpec, recordingVideoCodec } from '../../pipeline/media/remux.ts';
 import {
   finalFileName,
@@ -252,7 +252,8 @@ async function finalize(ctx: RecordingContext, dir: string, parts: PartRecord[],
   const infos = [];
   for (const i of indexes) {
     const p = path.join(dir, partFileName(i, format));
-    infos.push({ index: i, path: p, durationSec: await mediaDurationSec(p).catch(() => 0) });
+    // From its packets: a part whose writer was killed has no header duration to trust.
+    infos.push({ index: i, path: p, durationSec: await mediaEndSec(p).catch(() => 0) });
   }
   const usable = infos.filter((p) => p.durationSec > 0);
   if (!usable.length) throw new UnrecoverableError('the recorded parts hold no decodable media');
