@@ -4,6 +4,8 @@ FROM node:20-bookworm-slim
 
 WORKDIR /app
 ENV NODE_ENV=production MCU_SETUP=runtime DEBIAN_FRONTEND=noninteractive
+# glibc's mmap threshold fixed for the server's Node process (its FFmpegs do not get it): docs/DEPLOY.md.
+ENV MALLOC_MMAP_THRESHOLD_=131072
 COPY scripts/setup.sh scripts/setup.sh
 RUN bash scripts/setup.sh && rm -rf /var/lib/apt/lists/*
 

@@ -85,6 +85,8 @@ export async function startServerProc(env: Record<string, string> = {}, nodeArgs
       MAX_SUBSCRIBERS_PER_ROOM: '100000',
       MAX_ROOMS: '1000',
       STATS_INTERVAL_MS: '1000',
+      // As package.json's start scripts and the Dockerfile run it (docs/DEPLOY.md).
+      MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '131072',
       // The load generator shares the machine, and a benchmark looks for the media path's own
       // limit: admission from CPU, skipped ticks and event-loop delay is off unless the caller turns it on.
       ADMISSION_MAX_CPU_PERCENT: '0',

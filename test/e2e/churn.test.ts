@@ -69,6 +69,8 @@ test(`churn: ${CYCLES} publisher and ${CYCLES} subscriber cycles, ${VANISH_CLOSE
       for (const m of text.matchAll(/^nodejs_active_resources\{type="([^"]+)"\} (\S+)/gm)) byType[m[1]] = Number(m[2]);
       return {
         heap: Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? NaN),
+        // Memory JS objects hold outside the heap (Buffers: frames, packets): a leak of ours shows here too.
+        external: Number(/^nodejs_external_memory_bytes (\S+)/m.exec(text)?.[1] ?? NaN),
         resources: Number(/^nodejs_active_resources_total (\S+)/m.exec(text)?.[1] ?? NaN),
         byType: JSON.stringify(byType),
       };
@@ -108,12 +110,16 @@ test(`churn: ${CYCLES} publisher and ${CYCLES} subscriber cycles, ${VANISH_CLOSE
         await sleep(200);
       }
       const rt = await runtime();
-      return { kinds: fdKinds(), ff: childPids(server.pid).length, fds: fds(), rss, heap: rt.heap, resources: rt.resources, byType: rt.byType };
+      return { kinds: fdKinds(), ff: childPids(server.pid).length, fds: fds(), rss, heap: rt.heap, external: rt.external, resources: rt.resources, byType: rt.byType };
     };
     /** Ten publishers at once close their peer connections without a DELETE; ms until removed. */
-    const vanishBatch = async () => {
+    const vanishBatch = async (decoded = false) => {
       const pubs = await Promise.all(Array.from({ length: 10 }, () => RtpPublisher.whip(whip, video, audio)));
       await waitFor(async () => (await members()).participants === 10, 10_000, '10 publishers in');
+      // The warm-up's batch runs ten publishers' media through the 16-slot mixer, as the killed
+      // ones below do: RSS keeps that high-water mark (two CI runs: +22-25 MB in the killed phase
+      // from a baseline that had never seen it, then +3 % from one that had).
+      if (decoded) await waitFor(async () => (await info()).participants.every((p: any) => p.framesIn > 0), 15_000, 'ten publishers’ video decoded');
       const at = performance.now();
       for (const p of pubs) p.location = '';
       await Promise.all(pubs.map((p) => p.close()));
@@ -126,7 +132,7 @@ test(`churn: ${CYCLES} publisher and ${CYCLES} subscriber cycles, ${VANISH_CLOSE
     // snapshot after each 40: 33.3 → 33.3 → 33.5 MB used), and that mark is not a leak.
     await batches(60, publisherCycle);
     await batches(60, subscriberCycle);
-    await vanishBatch();
+    await vanishBatch(true);
     const base = await settled();
 
     const t0 = performance.now();
@@ -166,7 +172,7 @@ test(`churn: ${CYCLES} publisher and ${CYCLES} subscriber cycles, ${VANISH_CLOSE
 
     const after = await settled();
     const phases = [base, afterPublishers, afterSubscribers, afterClosed, after];
-    console.log(`  start / after publisher cycles / subscriber cycles / closed vanished / killed: fds ${phases.map((p) => p.fds).join(' / ')}; rss ${phases.map((p) => mb(p.rss)).join(' / ')} MB; heap ${phases.map((p) => mb(p.heap)).join(' / ')} MB`);
+    console.log(`  start / after publisher cycles / subscriber cycles / closed vanished / killed: fds ${phases.map((p) => p.fds).join(' / ')}; rss ${phases.map((p) => mb(p.rss)).join(' / ')} MB; heap ${phases.map((p) => mb(p.heap)).join(' / ')} MB; external ${phases.map((p) => mb(p.external)).join(' / ')} MB`);
     console.log(`  the mixer shrank back to 4 slots ${shrinks.length} times, after ${shrinks.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s of waiting`);
     const pct = (a: number, b: number) => (((b - a) / a) * 100).toFixed(1);
     console.log(
@@ -181,9 +187,12 @@ test(`churn: ${CYCLES} publisher and ${CYCLES} subscriber cycles, ${VANISH_CLOSE
     assert.ok(after.fds <= base.fds * 1.05 + 2, `fds ${base.fds} → ${after.fds} (${base.kinds} → ${after.kinds})`);
     // Timers, sockets and handles left behind by a session (a listener's timer, a socket) show here.
     assert.ok(after.resources <= base.resources * 1.05 + 2, `active resources ${base.resources} → ${after.resources} (${base.byType} → ${after.byType})`);
-    // A leak of 100 KB a session would be +45 MB here (+18 %). Even after a full GC, RSS ends
-    // −2.3 % to +4.1 % from its start over six runs (malloc arenas), so the bound is 8 % (20 MB,
-    // 44 KB a session), not the issue's 5 %, which a run of this test would fail now and then.
+    // A leak of 100 KB a session would be +45 MB here (+18 %). The bound is 8 % (20 MB, 44 KB a
+    // session). RSS used to step by +25 MB at a random phase (235-243 → 260-269 MB in three of
+    // five runs, heap and external memory flat): glibc's mmap threshold rises after the first
+    // large free, 345 KB frames then come from the heap, and RSS keeps a burst's high-water mark.
+    // The server runs with a fixed threshold as deployed (MALLOC_MMAP_THRESHOLD_, docs/DEPLOY.md):
+    // 231 → 232 and 226 → 231 MB since.
     assert.ok(after.rss <= base.rss * 1.08, `RSS ${mb(base.rss)} → ${mb(after.rss)} MB`);
     const before = anchor.videoPackets();
     await waitFor(() => anchor.videoPackets() > before + 30, 5000, () => `the anchor still receiving (video packets ${before} → ${anchor.videoPackets()}, audio ${anchor.audioPackets()}, keyframes ${anchor.keyframeTimes.length})`);

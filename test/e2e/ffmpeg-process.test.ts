@@ -27,6 +27,31 @@ test('a path with spaces is one argument, byte for byte', async () => {
   }
 });
 
+test('FFmpeg does not get the Node process’s malloc setting (MALLOC_MMAP_THRESHOLD_); the rest of the environment it does', async () => {
+  const before = process.env.MALLOC_MMAP_THRESHOLD_;
+  process.env.MALLOC_MMAP_THRESHOLD_ = '131072';
+  process.env.MCU_TEST_ENV_PROBE = 'kept';
+  try {
+    const p = new FfmpegProcess('env', {
+      globalOptions: ['-hide_banner', '-loglevel', 'error', '-nostdin'],
+      inputs: [{ url: 'color=c=red:s=32x16:r=10', options: ['-re', '-f', 'lavfi', '-t', '3'] }],
+      filterComplex: '',
+      outputs: [{ url: '-', options: ['-f', 'null'] }],
+    });
+    const pid = await p.started;
+    // Until its exec, the forked child's /proc environ is still this process's.
+    for (let i = 0; i < 100 && !fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('color=c=red'); i++) await new Promise((r) => setTimeout(r, 20));
+    const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    await p.stop();
+    assert.ok(env.includes('MCU_TEST_ENV_PROBE=kept'), 'the rest of the environment');
+    assert.not.ok(env.some((e) => e.startsWith('MALLOC_MMAP_THRESHOLD_=')), 'no fixed mmap threshold for FFmpeg');
+  } finally {
+    if (before === undefined) delete process.env.MALLOC_MMAP_THRESHOLD_;
+    else process.env.MALLOC_MMAP_THRESHOLD_ = before;
+    delete process.env.MCU_TEST_ENV_PROBE;
+  }
+});
+
 test('stdin and stdout pipes carry raw media through', async () => {
   const p = new FfmpegProcess(
     'pipes',
