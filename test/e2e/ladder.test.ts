@@ -11,6 +11,11 @@ import { startPublisher, startSubscriber, waitFor, type Publisher } from '../hel
 import { startRtpSubscriber, depacketizeH264 } from '../helpers/rtp-subscriber.ts';
 import { colorAt, colorDistance, type Rgb } from '../helpers/media.ts';
 import { RUNG_LINGER_MS } from '../../server/rooms/RungSelection.ts';
+import { DEFAULT_ALWAYS_ON_RUNGS } from '../../pipeline/ladder.ts';
+
+/** The rungs a room with publishers encodes unwatched (720p and 360p VP8), as `a,b` sorted. */
+const ALWAYS_ON = [...DEFAULT_ALWAYS_ON_RUNGS].sort().join();
+const encoded = (rungs: string[]) => [...rungs].sort().join();
 
 const RED: Rgb = [220, 30, 30];
 const BLUE: Rgb = [30, 30, 220];
@@ -44,7 +49,7 @@ test('a VP8 subscriber and an H.264-only subscriber both get the composite; H.26
     await vp8.waitForFrames(10, 10_000);
     await waitFor(() => h264.keyframeTimes.length > 0 && h264.videoPackets() > 200, 10_000, 'H.264 packets');
     let j = await info(ctx);
-    assert.equal([...j.mixer.rungs].sort(), ['720p', '720p-h264']);
+    assert.equal([...j.mixer.rungs].sort(), [...DEFAULT_ALWAYS_ON_RUNGS, '720p-h264'].sort());
     const sub = j.subscriptions.find((s: any) => s.codec === 'h264');
     assert.is(sub.rung, '720p-h264');
     // Decode what the H.264 subscriber received with FFmpeg and look at the tiles.
@@ -61,7 +66,7 @@ test('a VP8 subscriber and an H.264-only subscriber both get the composite; H.26
     await h264.close();
     await waitFor(async () => {
       j = await info(ctx);
-      return j.mixer.rungs.join() === '720p';
+      return encoded(j.mixer.rungs) === ALWAYS_ON;
     }, 8000 + RUNG_LINGER_MS, `the H.264 rung to stop once nobody needs it (after its ${RUNG_LINGER_MS} ms linger)`);
   } finally {
     await h264.close();
@@ -76,7 +81,7 @@ test('a PLI gets a keyframe within 150 ms; 100 PLIs a second are held to the rat
     await waitFor(() => sub.keyframeTimes.length > 0, 10_000, 'a first keyframe');
     // Steady state: the previous test changed the set of rungs, which replaces the mixer
     // (both processes run until the new one has media); measure once that is over.
-    await waitFor(async () => (await info(ctx)).mixer.rungs.join() === '720p', 10_000, 'a single 720p rung');
+    await waitFor(async () => encoded((await info(ctx)).mixer.rungs) === ALWAYS_ON, 10_000, 'only the always-on rungs');
     await new Promise((r) => setTimeout(r, 2000));
     const latencies: number[] = [];
     for (let i = 0; i < 5; i++) {
