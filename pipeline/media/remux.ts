@@ -100,6 +100,8 @@ export function concatList(parts: PartInfo[]): string {
  * the estimate FFmpeg wrote up front), and the concat demuxer offsets the next part by the
  * duration given: one shorter than the packets gives two packets the same timestamp at the
  * join (CI, 2026-11-27: "non monotonically increasing dts … 195 >= 195" in a joined recording).
+ * A part's timestamps start at ~0 (its muxer shifts them; audio may begin a few ms earlier, less
+ * than a packet's spacing), so its end is the length the concat needs.
  */
 export function packetsEndSec(csv: string): number {
   const last = new Map<string, { pts: number; prev: number | null; dur: number | null }>();

@@ -204,10 +204,6 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
 }
 
 /**
- * Seconds of media in a file: the container's duration, or, for a file cut short (a recording
- * part whose writer crashed has no duration in its header), the end of its last packet.
- */
-/**
  * FFmpeg's environment: the server's, without the malloc setting that is for the Node process
  * only (MALLOC_MMAP_THRESHOLD_, docs/DEPLOY.md). With a fixed mmap threshold FFmpeg maps and
  * unmaps its frame buffers each time: bench:capacity, one room, two runs each way: video mixer
@@ -219,29 +215,20 @@ export function ffmpegEnv(extra: Record<string, string> = {}, env: NodeJS.Proces
   return out;
 }
 
-/** Where a file's media ends, from its packets (pipeline/media/remux.ts packetsEndSec); what a recording's join offsets each part by. */
-export async function mediaEndSec(file: string, ffprobePath = process.env.FFPROBE_PATH || 'ffprobe'): Promise<number> {
-  const csv = await new Promise<string>((resolve, reject) =>
-    execFile(ffprobePath, ['-v', 'error', '-show_entries', 'packet=stream_index,pts_time,duration_time', '-of', 'csv=p=0', file], { maxBuffer: 256 * 1024 * 1024, timeout: 120_000 }, (err, stdout) =>
-      err ? reject(err) : resolve(stdout),
-    ),
+/** ffprobe's stdout for `args` on `file`. */
+function probe(file: string, args: string[], ffprobePath: string): Promise<string> {
+  return new Promise<string>((resolve, reject) =>
+    execFile(ffprobePath, ['-v', 'error', ...args, file], { maxBuffer: 256 * 1024 * 1024, timeout: 120_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
   );
-  return packetsEndSec(csv);
 }
 
+/** Where a file's media ends, from its packets (pipeline/media/remux.ts packetsEndSec); what a recording's join offsets each part by. */
+export async function mediaEndSec(file: string, ffprobePath = process.env.FFPROBE_PATH || 'ffprobe'): Promise<number> {
+  return packetsEndSec(await probe(file, ['-show_entries', 'packet=stream_index,pts_time,duration_time', '-of', 'csv=p=0'], ffprobePath));
+}
+
+/** Seconds of media in a file: the container's duration, or, for a file cut short (no duration in its header), where its packets end. */
 export async function mediaDurationSec(file: string, ffprobePath = process.env.FFPROBE_PATH || 'ffprobe'): Promise<number> {
-  const run = (args: string[]) =>
-    new Promise<string>((resolve, reject) =>
-      execFile(ffprobePath, ['-v', 'error', ...args, file], { maxBuffer: 256 * 1024 * 1024, timeout: 120_000 }, (err, stdout) =>
-        err ? reject(err) : resolve(stdout),
-      ),
-    );
-  const d = Number((await run(['-show_entries', 'format=duration', '-of', 'csv=p=0'])).trim());
-  if (Number.isFinite(d) && d > 0) return d;
-  let end = 0;
-  for (const line of (await run(['-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0'])).split('\n')) {
-    const [pts, dur] = line.split(',').map(Number);
-    if (Number.isFinite(pts)) end = Math.max(end, pts + (Number.isFinite(dur) ? dur : 0));
-  }
-  return end;
+  const d = Number((await probe(file, ['-show_entries', 'format=duration', '-of', 'csv=p=0'], ffprobePath)).trim());
+  return Number.isFinite(d) && d > 0 ? d : mediaEndSec(file, ffprobePath);
 }
