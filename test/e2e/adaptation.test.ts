@@ -57,11 +57,13 @@ test('per-subscriber adaptation over a constrained link', async () => {
       const phase = async (kbit: number, want: string, within: number) => {
         host.limitIngress(kbit);
         const t0 = performance.now();
+        let last: any = null;
         await waitFor(async () => {
           const { me } = await state();
+          last = me;
           if (process.env.DEBUG_ADAPT === '1') console.log(kbit, me.level, me.rung, me.pendingRung, JSON.stringify(me.feedback), me.videoPackets);
           return me.level === want && (want === 'audio' ? me.rung === null : me.rung === want);
-        }, within, `${want} at ${kbit} kbit/s`);
+        }, within, () => `${want} at ${kbit} kbit/s (the subscriber at the timeout: level ${last?.level}, rung ${last?.rung}, pending ${last?.pendingRung}, feedback ${JSON.stringify(last?.feedback)}; ${udpDropsSince(drops)})`);
         timeline.push(`${kbit} kbit/s → ${want} after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       };
       await phase(600, '360p', 10_000);
