@@ -117,8 +117,8 @@ test(`churn: ${CYCLES} publisher and ${CYCLES} subscriber cycles, ${VANISH_CLOSE
       const pubs = await Promise.all(Array.from({ length: 10 }, () => RtpPublisher.whip(whip, video, audio)));
       await waitFor(async () => (await members()).participants === 10, 10_000, '10 publishers in');
       // The warm-up's batch runs ten publishers' media through the 16-slot mixer, as the killed
-      // ones below do: RSS keeps that high-water mark (two CI runs: +22-25 MB in the killed phase
-      // from a baseline that had never seen it, then +3 % from one that had).
+      // ones below do, so the baseline has seen the test's peak load. (This alone did not stop
+      // RSS's random +25 MB steps; the fixed mmap threshold did, see the RSS bound below.)
       if (decoded) await waitFor(async () => (await info()).participants.every((p: any) => p.framesIn > 0), 15_000, 'ten publishers’ video decoded');
       const at = performance.now();
       for (const p of pubs) p.location = '';
