@@ -26,10 +26,22 @@ const LONG = [
   'Before we move on I would like to add that the customer survey results arrived this morning and they look very promising.',
 ];
 
+/** Each scenario's fixtures, made before any room runs (espeak-ng and the Opus encode are
+ * synchronous in this process, the server's: made during another room's recording they would
+ * stall its event loop, and so that room's audio). */
+interface Fixtures {
+  denoise: { clean: Float32Array; loop: V.VoiceLoop };
+  level: { loud: Float32Array; quiet: Float32Array; loudLoop: V.VoiceLoop; quietLoop: V.VoiceLoop };
+  tone: { sent: number; loop: V.VoiceLoop };
+  limiter: { loops: Float32Array[]; opus: V.VoiceLoop[] };
+}
+
 interface Ctx {
   server: RunningServer;
   espeak: boolean;
+  /** What the bad-input test opened (each scenario closes its own). */
   open: Array<{ close(): Promise<void> }>;
+  runs: { denoise: Promise<DenoiseRun>; level: Promise<LevelRun>; untouched: Promise<UntouchedRun>; limiter: Promise<LimiterRun> };
 }
 
 const test = suite<Ctx>('voice processing');
@@ -43,24 +55,42 @@ function speech(text: string, db: number, atSec = 0.5): Float32Array {
   return s.map((v) => v * g);
 }
 
-async function publish(ctx: Ctx, room: string, loop: V.VoiceLoop): Promise<{ pub: RtpPublisher; id: string }> {
-  const pub = await RtpPublisher.whip(`${ctx.server.url}/rooms/${room}/whip`, null, loop.opus);
-  ctx.open.push(pub);
+function fixtures(): Fixtures {
+  const clean = speech(SENTENCES[0], -20);
+  const loud = speech(SENTENCES[1], -20);
+  const quiet = speech(SENTENCES[2], -40);
+  const tone = V.sine(1000, 0.1); // reads -20 dB
+  // -10 dBFS each: at -16 (AGC off) the four summed to only -4.6 dBFS in the mix without the
+  // limiter (2026-11-26 run), under its -5 dBFS ceiling's reach, so nothing showed it working.
+  const loops = LONG.map((t) => speech(t, -10, 0.2));
+  return {
+    denoise: { clean, loop: V.voiceLoop(clean, V.add(clean, V.whiteNoise(-30))) },
+    level: { loud, quiet, loudLoop: V.voiceLoop(loud), quietLoop: V.voiceLoop(quiet) },
+    tone: { sent: toneLevelDb(Int16Array.from(tone.subarray(0, 48000), (v) => Math.round(v * 32767)), 48000, 1000), loop: V.voiceLoop(tone) },
+    limiter: { loops, opus: loops.map((l) => V.voiceLoop(l)) },
+  };
+}
+
+type Open = Array<{ close(): Promise<void> }>;
+
+async function publish(server: RunningServer, open: Open, room: string, loop: V.VoiceLoop): Promise<{ pub: RtpPublisher; id: string }> {
+  const pub = await RtpPublisher.whip(`${server.url}/rooms/${room}/whip`, null, loop.opus);
+  open.push(pub);
   return { pub, id: pub.location.split('/').pop()! };
 }
 
-async function subscribe(ctx: Ctx, room: string, participant?: string): Promise<WhepSubscriber> {
+async function subscribe(server: RunningServer, open: Open, room: string, participant?: string): Promise<WhepSubscriber> {
   const q = participant ? `?participant=${participant}` : '';
-  const sub = await WhepSubscriber.start({ whepUrl: `${ctx.server.url}/rooms/${room}/whep${q}`, video: false, keepAudioSec: 12 });
-  ctx.open.push(sub);
-  await waitFor(() => sub.audio(1000).length >= 48000 * 0.9, 15_000, 'the subscriber to receive audio');
+  const sub = await WhepSubscriber.start({ whepUrl: `${server.url}/rooms/${room}/whep${q}`, video: false, keepAudioSec: 12 });
+  open.push(sub);
+  await waitFor(() => sub.audio(1000).length >= 48000 * 0.9, 15_000, `${room}: the subscriber to receive audio`);
   return sub;
 }
 
-async function patch(ctx: Ctx, path: string, body: unknown): Promise<any> {
-  const res = await fetch(`${ctx.server.url}${path}`, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+async function patch(server: RunningServer, path: string, body: unknown): Promise<any> {
+  const res = await fetch(`${server.url}${path}`, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   const json = await res.json();
-  assert.is(res.status, 200, `PATCH ${path}: ${JSON.stringify(json)}`);
+  if (res.status !== 200) throw new Error(`PATCH ${path}: ${res.status} ${JSON.stringify(json)}`);
   return json;
 }
 
@@ -77,14 +107,106 @@ async function record(sub: WhepSubscriber, clean: Float32Array) {
     pauseDb: V.framesLevelDb(env, V.pauseFrames(a.ref)),
     speechDb: V.framesLevelDb(env, V.speechFrames(a.ref, V.db(V.activeSpeechRms(clean)) - 25)),
     peakDb: V.db(peak),
-    rec,
   };
 }
+type Recording = Awaited<ReturnType<typeof record>>;
 
 const fmt = (v: number) => v.toFixed(1);
 
-async function closeAll(ctx: Ctx): Promise<void> {
-  for (const p of ctx.open.splice(0).reverse()) await p.close().catch(() => {});
+async function closeAll(open: Open): Promise<void> {
+  for (const p of open.splice(0).reverse()) await p.close().catch(() => {});
+}
+
+/** Runs `body` with its own list of things to close, closed when it ends, however it ends. */
+async function scenario<T>(body: (open: Open) => Promise<T>): Promise<T> {
+  const open: Open = [];
+  try {
+    return await body(open);
+  } finally {
+    await closeAll(open);
+  }
+}
+
+// The four rooms run at once (each listens for 10 s loops, two or three times: one after the
+// other they took ~95 s of a 104 s file); each test awaits its own room's recordings.
+
+interface DenoiseRun { on: Recording; off: Recording; both: Recording; voice: any }
+function runDenoise(server: RunningServer, fx: Fixtures['denoise']): Promise<DenoiseRun> {
+  return scenario(async (open) => {
+    const room = 'voice-denoise';
+    const { id } = await publish(server, open, room, fx.loop);
+    const sub = await subscribe(server, open, room);
+    // AGC off: what is compared is the denoiser alone (the AGC would raise un-denoised noise).
+    await patch(server, `/rooms/${room}`, { audio: { denoise: true, agc: false } });
+    await sleep(1500);
+    const on = await record(sub, fx.clean);
+    const info = await (await fetch(`${server.url}/rooms/${room}`)).json();
+    const voice = info.participants.find((p: any) => p.id === id).voice;
+    await patch(server, `/rooms/${room}`, { audio: { denoise: false } });
+    await sleep(1500);
+    const off = await record(sub, fx.clean);
+    await patch(server, `/rooms/${room}`, { audio: { denoise: true, agc: true } });
+    await sleep(1500);
+    const both = await record(sub, fx.clean);
+    return { on, off, both, voice };
+  });
+}
+
+interface LevelRun { q: Recording; l: Recording; q0: Recording; l0: Recording }
+function runLevel(server: RunningServer, fx: Fixtures['level']): Promise<LevelRun> {
+  return scenario(async (open) => {
+    const room = 'voice-level';
+    const loud = await publish(server, open, room, fx.loudLoop);
+    const quiet = await publish(server, open, room, fx.quietLoop);
+    // Each mix-minus holds exactly the other speaker: the quiet one is heard in the loud one's.
+    const hearsQuiet = await subscribe(server, open, room, loud.id);
+    const hearsLoud = await subscribe(server, open, room, quiet.id);
+    await sleep(2000);
+    const [q, l] = await Promise.all([record(hearsQuiet, fx.quiet), record(hearsLoud, fx.loud)]);
+    await patch(server, `/rooms/${room}`, { audio: { agc: false } });
+    await sleep(1500);
+    const [q0, l0] = await Promise.all([record(hearsQuiet, fx.quiet), record(hearsLoud, fx.loud)]);
+    return { q, l, q0, l0 };
+  });
+}
+
+interface UntouchedRun { sent: number; processed: number; untouched: number; voice: any }
+function runUntouched(server: RunningServer, fx: Fixtures['tone']): Promise<UntouchedRun> {
+  return scenario(async (open) => {
+    const room = 'voice-music';
+    const { id } = await publish(server, open, room, fx.loop);
+    const sub = await subscribe(server, open, room);
+    await sleep(3000);
+    const processed = toneLevelDb(sub.audio(1000), 48000, 1000);
+    const res = await patch(server, `/rooms/${room}/participants/${id}`, { audio: { processing: false } });
+    await sleep(2000);
+    const untouched = toneLevelDb(sub.audio(1000), 48000, 1000);
+    return { sent: fx.sent, processed, untouched, voice: res.voice };
+  });
+}
+
+interface LimiterRun { limited: Recording; unlimited: Recording }
+function runLimiter(server: RunningServer, fx: Fixtures['limiter']): Promise<LimiterRun> {
+  return scenario(async (open) => {
+    const room = 'voice-limit';
+    for (const o of fx.opus) await publish(server, open, room, o);
+    const sub = await subscribe(server, open, room);
+    // AGC off: it brings each talker to -20 dBFS, and four of those summed peaked at -4.9 dBFS
+    // without the limiter (a 2026-11-26 run): nothing left to limit.
+    await patch(server, `/rooms/${room}`, { audio: { agc: false } });
+    await sleep(2000);
+    const limited = await record(sub, fx.loops[0]);
+    await patch(server, `/rooms/${room}`, { audio: { limiter: false } });
+    await sleep(1000);
+    const unlimited = await record(sub, fx.loops[0]);
+    return { limited, unlimited };
+  });
+}
+
+/** A scenario's promise, with its rejection left for its test to see (not an unhandled one). */
+function held<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }
 
 const NO_ESPEAK = 'espeak-ng is not installed (scripts/setup.sh installs it)';
@@ -93,36 +215,32 @@ test.before(async (ctx) => {
   ctx.espeak = hasBinary('espeak-ng');
   ctx.open = [];
   if (!ctx.espeak) return skip(NO_ESPEAK);
+  const fx = fixtures();
+  // Rooms here are audio-only: no rung is encoded for nobody (production encodes 720p and 360p
+  // while anyone publishes), so four rooms at once cost the box audio work only.
+  process.env.MIX_ALWAYS_ON_RUNGS = '';
   ctx.server = await startServer({ port: 0, host: '127.0.0.1', roomIdleMs: 500, demo: false });
+  ctx.runs = {
+    denoise: held(runDenoise(ctx.server, fx.denoise)),
+    level: held(runLevel(ctx.server, fx.level)),
+    untouched: held(runUntouched(ctx.server, fx.tone)),
+    limiter: held(runLimiter(ctx.server, fx.limiter)),
+  };
 });
 
 test.after.each(async (ctx) => {
-  await closeAll(ctx);
+  await closeAll(ctx.open);
 });
 
 test.after(async (ctx) => {
+  // A scenario whose test failed early may still be running: let it close what it opened.
+  if (ctx.runs) await Promise.allSettled(Object.values(ctx.runs));
   await ctx.server?.close();
 });
 
 test('denoise: speech with white noise at 10 dB SNR, pauses ≥ 15 dB quieter, speech envelope kept', async (ctx) => {
   if (!ctx.espeak) return skip(NO_ESPEAK);
-  const room = 'voice-denoise';
-  const clean = speech(SENTENCES[0], -20);
-  const noisy = V.add(clean, V.whiteNoise(-30));
-  const { id } = await publish(ctx, room, V.voiceLoop(clean, noisy));
-  const sub = await subscribe(ctx, room);
-  // AGC off: what is compared is the denoiser alone (the AGC would raise un-denoised noise).
-  await patch(ctx, `/rooms/${room}`, { audio: { denoise: true, agc: false } });
-  await sleep(1500);
-  const on = await record(sub, clean);
-  const info = await (await fetch(`${ctx.server.url}/rooms/${room}`)).json();
-  const voice = info.participants.find((p: any) => p.id === id).voice;
-  await patch(ctx, `/rooms/${room}`, { audio: { denoise: false } });
-  await sleep(1500);
-  const off = await record(sub, clean);
-  await patch(ctx, `/rooms/${room}`, { audio: { denoise: true, agc: true } });
-  await sleep(1500);
-  const both = await record(sub, clean);
+  const { on, off, both, voice } = await ctx.runs.denoise;
   console.log(
     `  denoise on: pauses ${fmt(on.pauseDb)} dBFS, speech ${fmt(on.speechDb)}, envelope r ${on.r.toFixed(3)}; ` +
       `off: pauses ${fmt(off.pauseDb)}, speech ${fmt(off.speechDb)}, r ${off.r.toFixed(3)}; ` +
@@ -144,19 +262,7 @@ test('denoise: speech with white noise at 10 dB SNR, pauses ≥ 15 dB quieter, s
 
 test('level: a speaker 20 dB quieter ends within 6 dB of the other', async (ctx) => {
   if (!ctx.espeak) return skip(NO_ESPEAK);
-  const room = 'voice-level';
-  const loudClean = speech(SENTENCES[1], -20);
-  const quietClean = speech(SENTENCES[2], -40);
-  const loud = await publish(ctx, room, V.voiceLoop(loudClean));
-  const quiet = await publish(ctx, room, V.voiceLoop(quietClean));
-  // Each mix-minus holds exactly the other speaker: the quiet one is heard in the loud one's.
-  const hearsQuiet = await subscribe(ctx, room, loud.id);
-  const hearsLoud = await subscribe(ctx, room, quiet.id);
-  await sleep(2000);
-  const [q, l] = await Promise.all([record(hearsQuiet, quietClean), record(hearsLoud, loudClean)]);
-  await patch(ctx, `/rooms/${room}`, { audio: { agc: false } });
-  await sleep(1500);
-  const [q0, l0] = await Promise.all([record(hearsQuiet, quietClean), record(hearsLoud, loudClean)]);
+  const { q, l, q0, l0 } = await ctx.runs.level;
   console.log(
     `  AGC on: loud ${fmt(l.speechDb)} dBFS, quiet ${fmt(q.speechDb)} dBFS (spread ${fmt(l.speechDb - q.speechDb)} dB); ` +
       `AGC off: loud ${fmt(l0.speechDb)}, quiet ${fmt(q0.speechDb)} (spread ${fmt(l0.speechDb - q0.speechDb)} dB)`,
@@ -167,17 +273,8 @@ test('level: a speaker 20 dB quieter ends within 6 dB of the other', async (ctx)
 
 test('untouched: a 1 kHz tone from a participant marked processing=false passes within 1 dB', async (ctx) => {
   if (!ctx.espeak) return skip(NO_ESPEAK);
-  const room = 'voice-music';
-  const tone = V.sine(1000, 0.1); // reads -20 dB
-  const sent = toneLevelDb(Int16Array.from(tone.subarray(0, 48000), (v) => Math.round(v * 32767)), 48000, 1000);
-  const { id } = await publish(ctx, room, V.voiceLoop(tone));
-  const sub = await subscribe(ctx, room);
-  await sleep(3000);
-  const processed = toneLevelDb(sub.audio(1000), 48000, 1000);
-  const res = await patch(ctx, `/rooms/${room}/participants/${id}`, { audio: { processing: false } });
-  assert.equal([res.voice.processing, res.voice.denoise, res.voice.agc], [false, false, false]);
-  await sleep(2000);
-  const untouched = toneLevelDb(sub.audio(1000), 48000, 1000);
+  const { sent, processed, untouched, voice } = await ctx.runs.untouched;
+  assert.equal([voice.processing, voice.denoise, voice.agc], [false, false, false]);
   console.log(`  1 kHz tone sent ${fmt(sent)} dB; through processing ${fmt(processed)} dB; untouched ${fmt(untouched)} dB`);
   assert.ok(Math.abs(untouched - sent) < 1, `untouched tone changed by ${fmt(untouched - sent)} dB (want < 1)`);
   assert.ok(Math.abs(processed - sent) >= 1, 'the same tone through the voice chain does change (the check can fail)');
@@ -185,25 +282,7 @@ test('untouched: a 1 kHz tone from a participant marked processing=false passes 
 
 test('limiter: four loud speakers at once never clip the mix (peak < -1 dBFS)', async (ctx) => {
   if (!ctx.espeak) return skip(NO_ESPEAK);
-  const room = 'voice-limit';
-  // -10 dBFS each: at -16 (AGC off) the four summed to only -4.6 dBFS in the mix without the
-  // limiter (2026-11-26 run), under its -5 dBFS ceiling's reach, so nothing showed it working.
-  const loops = LONG.map((t) => speech(t, -10, 0.2));
-  // The fixtures first: espeak-ng and the Opus encode run synchronously in this process, which is
-  // the server's, and four of them held its event loop ~300 ms: admission (p99 loop delay over
-  // 2 s > 250 ms) refused the next publisher and this file's next room (a 2026-11-27 run).
-  const opus = loops.map((l) => V.voiceLoop(l));
-  await sleep(2500);
-  for (const o of opus) await publish(ctx, room, o);
-  const sub = await subscribe(ctx, room);
-  // AGC off: it brings each talker to -20 dBFS, and four of those summed peaked at -4.9 dBFS
-  // without the limiter (a 2026-11-26 run): nothing left to limit.
-  await patch(ctx, `/rooms/${room}`, { audio: { agc: false } });
-  await sleep(2000);
-  const limited = await record(sub, loops[0]);
-  await patch(ctx, `/rooms/${room}`, { audio: { limiter: false } });
-  await sleep(1000);
-  const unlimited = await record(sub, loops[0]);
+  const { limited, unlimited } = await ctx.runs.limiter;
   console.log(`  four speakers at -10 dBFS, AGC off: mix peak ${fmt(limited.peakDb)} dBFS with the limiter, ${fmt(unlimited.peakDb)} dBFS without`);
   assert.ok(limited.peakDb < -1, `mix peak ${fmt(limited.peakDb)} dBFS (want < -1)`);
   assert.ok(unlimited.peakDb > -1, `without the limiter the mix peaks at ${fmt(unlimited.peakDb)} dBFS: over -1, so the check can fail`);
@@ -212,7 +291,7 @@ test('limiter: four loud speakers at once never clip the mix (peak < -1 dBFS)', 
 test('bad input: clear 400/404, nothing changed', async (ctx) => {
   if (!ctx.espeak) return skip(NO_ESPEAK);
   const room = 'voice-bad';
-  const { id } = await publish(ctx, room, V.voiceLoop(V.sine(440, 0.1)));
+  const { id } = await publish(ctx.server, ctx.open, room, V.voiceLoop(V.sine(440, 0.1)));
   const send = (path: string, body: unknown) =>
     fetch(`${ctx.server.url}${path}`, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   for (const [path, body, status] of [
