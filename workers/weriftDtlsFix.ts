@@ -1,4 +1,4 @@
-// Two fixes for werift 0.24's DTLS client, applied once to its classes (import this module for
+// Fixes for werift 0.24's DTLS client, applied once to its classes (import this module for
 // its effect wherever a werift peer connection is made).
 //
 // 1. A repeated HelloVerifyRequest.
@@ -22,7 +22,11 @@
 // what werift's wait costs, one that came in time saves the 100 ms. A server answering both
 // sends two HelloVerifyRequests, which fix 1 makes harmless.
 
+// 3. X25519 in JavaScript: workers/weriftX25519.ts, imported here for its effect, so every
+// module that makes a werift peer connection gets Node's native key exchange too.
+
 import { DtlsClient, RTCDtlsTransport } from 'werift';
+import './weriftX25519.ts';
 
 const HELLO_VERIFY_REQUEST = 3;
 const FIXED = Symbol.for('mcu.werift.dtlsRepeatedHelloVerify');
