@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { checkMetricsListener, loadConfig } from './config.ts';
 import { rnnoiseModel } from '../workers/mixer/voiceModel.ts';
+import { opusAddon } from '../workers/decoder/opus.ts';
+import { fastSendAddon } from './rtc/FastSend.ts';
 import { TokenService } from './auth/TokenService.ts';
 import { sameSecret } from './http/auth.ts';
 import { notFound, unauthorized } from '../pipeline/errors.ts';
@@ -47,6 +49,15 @@ export async function startServer(overrides: Partial<ReturnType<typeof loadConfi
   checkMetricsListener(config);
   // A configured RNNoise model that is missing fails here, not at the first room.
   rnnoiseModel();
+  // Native addons load now, not at the first publisher's audio (Opus) or the first subscriber
+  // (srtpfan): that dlopen held the event loop 70 ms, under every room's mixer ticks (a V8
+  // profile of e2e/inputs). One that is missing still fails where it is used, with its message.
+  try {
+    opusAddon();
+  } catch {
+    /* reported where audio is decoded */
+  }
+  fastSendAddon();
   const tokens = await TokenService.create({
     secret: config.authSecret,
     publicKeyFile: config.authPublicKeyFile,
