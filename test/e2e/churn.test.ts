@@ -195,7 +195,19 @@ test(`churn: ${CYCLES} publisher and ${CYCLES} subscriber cycles, ${VANISH_CLOSE
     // 231 → 232 and 226 → 231 MB since.
     assert.ok(after.rss <= base.rss * 1.08, `RSS ${mb(base.rss)} → ${mb(after.rss)} MB`);
     const before = anchor.videoPackets();
-    await waitFor(() => anchor.videoPackets() > before + 30, 5000, () => `the anchor still receiving (video packets ${before} → ${anchor.videoPackets()}, audio ${anchor.audioPackets()}, keyframes ${anchor.keyframeTimes.length})`);
+    try {
+      await waitFor(() => anchor.videoPackets() > before + 30, 5000, () => `the anchor still receiving (video packets ${before} → ${anchor.videoPackets()}, audio ${anchor.audioPackets()}, keyframes ${anchor.keyframeTimes.length})`);
+    } catch (err) {
+      // Which side stopped: what the server says it forwarded to the anchor, and its mixer's state, 1 s apart.
+      const view = async () => {
+        const d = (await (await fetch(`${server.url}/rooms/${room}`)).json()) as any;
+        return JSON.stringify({ subscriptions: d.subscriptions?.map((x: any) => ({ rung: x.rung, pendingRung: x.pendingRung, videoPackets: x.videoPackets, audioPackets: x.audioPackets })), mixer: d.mixer });
+      };
+      const first = await view().catch((e) => String(e));
+      await sleep(1000);
+      const second = await view().catch((e) => String(e));
+      throw new Error(`${(err as Error).message}\n      server, then 1 s later: ${first}\n      ${second}\n      the anchor: video ${anchor.videoPackets()}, audio ${anchor.audioPackets()}`);
+    }
   } catch (err) {
     logs.print(120);
     throw err;
