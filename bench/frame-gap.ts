@@ -3,7 +3,8 @@
 // own process), and one subscriber taking audio + video in one stream (lip sync on) in its own
 // process, printing when each frame was decoded. After a quiet window (the floor: the same
 // subscriber's gaps with nothing changing), the room goes through 10 layout changes, a join and a
-// leave. Prints the longest gap and the count over 100 ms in each phase; the quiet phase is
+// leave, then an H.264 viewer comes and goes (its rung is not always on: the mixer process is
+// swapped to add it, and again to drop it once it has lingered unwatched). Prints the longest gap and the count over 100 ms in each phase; the quiet phase is
 // the floor measured in the same run.
 //   npx tsx bench/frame-gap.ts [--quiet 8] [--pattern solid|noise] [--smoke]
 // Writes bench/results/frame-gap.json.
@@ -14,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { startServerProc } from './lib/server-proc.ts';
 import { machine, pct, writeResult } from './lib/stats.ts';
 import { waitFor } from '../test/helpers/peers.ts';
+import { WhepRtpClient } from '../workers/clients/WhepRtpClient.ts';
 
 const { values } = parseArgs({
   options: {
@@ -96,6 +98,17 @@ try {
   events.push({ what: 'leave', at: performance.now() });
   await stop(joiner);
   await sleep(2000);
+  // The first H.264 viewer: the mixer swaps to a process that also encodes 720p-h264; after it
+  // leaves, the rung lingers (RUNG_LINGER_MS, 5 s) and the mixer swaps back.
+  events.push({ what: 'H.264 viewer joins (mixer swap)', at: performance.now() });
+  const h264 = await WhepRtpClient.connect({ url: `${server.url}/rooms/${room}/whep?level=720p`, codec: 'H264' });
+  let h264Frames = 0;
+  h264.on('video', (p) => p.header.marker && h264Frames++);
+  await waitFor(() => h264Frames > 10, 10_000, 'the H.264 viewer to receive frames');
+  await sleep(1500);
+  events.push({ what: 'H.264 viewer leaves (swap back at ~5 s)', at: performance.now() });
+  await h264.close();
+  await sleep(7500);
   const changesTo = performance.now();
   const epochAfter = (await info()).mixer.epoch;
   const all = times();
@@ -108,7 +121,7 @@ try {
     publishers: `3 SyntheticPublishers (${pattern} 640x360 30 fps, VP8 + Opus encoded by libwebrtc), each in its own process; a 4th joins and leaves`,
     subscriber: 'wrtc WhepSubscriber taking audio + video in one stream, in its own process',
     floor: { what: 'the same subscriber with nothing changing, same run', ...quiet },
-    changes: { what: '10 layout changes, a join and a leave', ...changes },
+    changes: { what: '10 layout changes, a join and a leave, an H.264 viewer joining and leaving', ...changes },
     ratioLongest: Math.round((changes.longestMs / Math.max(1, quiet.longestMs)) * 100) / 100,
     mixerSwaps: epochAfter - epochBefore,
     byEvent,
