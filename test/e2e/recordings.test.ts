@@ -88,7 +88,7 @@ async function checkContent(ctx: Ctx, file: string, videoCodec: string, audioCod
   const lb = toneLevelDb(samples, 48000, TONE_B);
   const off = toneLevelDb(samples, 48000, 800);
   assert.ok(la > off + 20 && lb > off + 20, `both tones in the audio: ${TONE_A} Hz ${la.toFixed(1)} dB, ${TONE_B} Hz ${lb.toFixed(1)} dB, 800 Hz ${off.toFixed(1)} dB`);
-  assert.equal(decodeErrors(file), [], 'the file decodes without errors');
+  assert.equal(decodeErrors(file), [], `${path.basename(file)} decodes without errors (${videoCodec}/${audioCodec}, ${duration.toFixed(2)} s)`);
   return duration;
 }
 
@@ -307,8 +307,8 @@ test('disk full: the recording fails with a clear error and the partial file is 
       const r = (await (await fetch(`${server.url}/recordings/${id}`)).json()) as any;
       return r.state === 'failed' || r.state === 'done' ? r : null;
     }, 60_000, 'the recording to fail on a full disk', 250);
-    assert.is(failed.state, 'failed');
-    assert.match(failed.error, /disk full/);
+    assert.is(failed.state, 'failed', JSON.stringify(failed));
+    assert.match(failed.error ?? '', /disk full/, `the job's error: ${JSON.stringify(failed.error)} (${JSON.stringify(failed.result ?? null)})`);
     const file = await fetch(`${server.url}/recordings/${id}/file`);
     assert.is(file.status, 200);
     assert.is(file.headers.get('x-recording-partial'), 'true');

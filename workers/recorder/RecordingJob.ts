@@ -215,8 +215,9 @@ async function recordPart(
       }
       if (firstWrite && !reportedStart) log(startBreakdown(index, index === 0 ? ctx.job.timestamp : t0, t0, client.timeline, part.startedAt, started.value.at, firstWrite));
       if (!remux.ffmpeg.running) {
-        const tail = (await remux.ffmpeg.exited).stderrTail.filter(Boolean).slice(-3).join(' | ');
-        failure = /No space left on device/i.test(tail)
+        const lines = (await remux.ffmpeg.exited).stderrTail.filter(Boolean);
+        const tail = lines.slice(-3).join(' | ');
+        failure = outOfSpace(lines, path.dirname(out))
           ? new DiskFullError(`disk full writing ${path.basename(out)} in RECORDINGS_DIR (ENOSPC); the partial recording is kept`)
           : new Error(`the recording FFmpeg exited: ${tail || 'no message'}`);
         break;
@@ -274,8 +275,9 @@ async function finalize(ctx: RecordingContext, dir: string, parts: PartRecord[],
   fs.rmSync(listDir, { recursive: true, force: true });
   if (exit.code !== 0) {
     fs.rmSync(tmpPath, { force: true });
-    const tail = exit.stderrTail.filter(Boolean).slice(-3).join(' | ');
-    if (/No space left on device/i.test(tail)) throw new DiskFullError('disk full joining the parts (ENOSPC); the parts are kept');
+    const lines = exit.stderrTail.filter(Boolean);
+    const tail = lines.slice(-3).join(' | ');
+    if (outOfSpace(lines, dir)) throw new DiskFullError('disk full joining the parts (ENOSPC); the parts are kept');
     throw new Error(`joining ${usable.length} part(s) failed: ${tail}`);
   }
   fs.renameSync(tmpPath, finalPath);
@@ -309,3 +311,18 @@ function fileSize(p: string): number {
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
+
+/**
+ * Whether an FFmpeg that wrote into `dir` died of a full disk: ENOSPC anywhere in the stderr it
+ * left (not only its last lines: "Conversion failed!" and the final statistics come after it), or
+ * less than 1 MiB left on that file system.
+ */
+function outOfSpace(stderr: string[], dir: string): boolean {
+  if (stderr.some((l) => /No space left on device/i.test(l))) return true;
+  try {
+    const fsStats = fs.statfsSync(dir);
+    return fsStats.bavail * fsStats.bsize < 1 << 20;
+  } catch {
+    return false;
+  }
+}
