@@ -78,6 +78,10 @@ export function startRecorder(config: RecorderConfig, logger: Logger = rootLog):
         return result;
       } catch (err) {
         jobLog.error({ err }, 'recording failed');
+        // BullMQ keeps only the message (the API's `error`): a failure without one says where it
+        // came from (e2e/recordings saw a job fail with an empty reason twice on 2026-11-27).
+        if (!(err instanceof Error)) throw new Error(`recording failed: ${String(err)}`);
+        if (!err.message) throw new Error(`recording failed: ${err.name} without a message, thrown ${err.stack?.split('\n')[1]?.trim() ?? 'somewhere unknown'}`, { cause: err });
         throw err;
       } finally {
         lost.delete(job.id!);
