@@ -6,8 +6,9 @@ import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CipherContext, DtlsClient, DtlsServer, HashAlgorithm, NamedCurveAlgorithm, SignatureAlgorithm } from 'werift';
+import { NamedCurveAlgorithm } from 'werift';
 import { applyNativeX25519, x25519, x25519KeyPair } from '../../workers/weriftX25519.ts';
+import { dtlsHandshake as handshake } from '../helpers/dtls-handshake.ts';
 
 const require = createRequire(import.meta.url);
 const nacl = require('tweetnacl');
@@ -58,31 +59,13 @@ test('a werift DTLS handshake (X25519 offered first) connects through the native
   const calls = { n: 0 };
   const diffieHellman = crypto.diffieHellman;
   crypto.diffieHellman = ((o: any) => (calls.n++, diffieHellman(o))) as typeof crypto.diffieHellman;
-  const ends: Record<'client' | 'server', { onData?: (b: Buffer) => void; send(b: Buffer): Promise<void>; close(): void }> = {} as any;
-  for (const [me, other] of [['client', 'server'], ['server', 'client']] as const) {
-    ends[me] = { send: async (b) => void setImmediate(() => ends[other].onData?.(Buffer.from(b))), close() {} };
-  }
-  const cert = async () => {
-    const c = await CipherContext.createSelfSignedCertificateWithKey({ signature: SignatureAlgorithm.ecdsa_3, hash: HashAlgorithm.sha256_4 }, NamedCurveAlgorithm.secp256r1_23);
-    return { cert: c.certPem, key: c.keyPem, signatureHash: c.signatureHash };
-  };
-  const common = { srtpProfiles: [1 as const], extendedMasterSecret: true };
-  const server = new DtlsServer({ ...(await cert()), ...common, transport: ends.server as any, certificateRequest: true });
-  const client = new DtlsClient({ ...(await cert()), ...common, transport: ends.client as any });
   try {
-    const result = await new Promise<string>((resolve) => {
-      const t = setTimeout(() => resolve('timed out'), 10_000);
-      client.onConnect.once(() => (clearTimeout(t), resolve('connected')));
-      client.onError.once((e: Error) => (clearTimeout(t), resolve(`failed: ${e?.message}`)));
-      client.connect().catch((e: Error) => (clearTimeout(t), resolve(`failed: ${e.message}`)));
-    });
+    const { result, curve } = await handshake(1, 1);
     assert.is(result, 'connected');
     assert.ok(calls.n >= 2, `the key exchange was Node's (${calls.n} native Diffie-Hellman calls; one per side)`);
-    assert.is((client as any).cipher?.localKeyPair?.curve, NamedCurveAlgorithm.x25519_29, 'the curve negotiated');
+    assert.is(curve, NamedCurveAlgorithm.x25519_29, 'the curve negotiated');
   } finally {
     crypto.diffieHellman = diffieHellman;
-    client.close();
-    server.close();
   }
 });
 
