@@ -4,8 +4,9 @@
 // process, printing when each frame was decoded. After a quiet window (the floor: the same
 // subscriber's gaps with nothing changing), the room goes through 10 layout changes, a join and a
 // leave, then an H.264 viewer comes and goes (its rung is not always on: the mixer process is
-// swapped to add it, and again to drop it once it has lingered unwatched). Prints the longest gap and the count over 100 ms in each phase; the quiet phase is
-// the floor measured in the same run.
+// swapped to add it, and again to drop it once it has lingered unwatched). Prints the longest
+// gap and the count over 100 ms in each phase; the quiet phase is the floor measured in the
+// same run, and the changes' longest gap is printed as a ratio to it.
 //   npx tsx bench/frame-gap.ts [--quiet 8] [--pattern solid|noise] [--smoke]
 // Writes bench/results/frame-gap.json.
 
