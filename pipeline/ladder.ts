@@ -103,15 +103,19 @@ export function levelKbps(level: Level): number {
 
 /**
  * One subscriber's level, with hysteresis: down quickly when the network says so, up slowly
- * and only when it has been good for a while; a step up that fails soon after (a failed
- * probe) makes the next attempt wait twice as long, so it does not flap.
+ * and only when it has been good for a while. A step up that fails soon after (a failed probe:
+ * a step down from the level it reached, within twice the wait) makes the next attempt wait
+ * twice as long, so it does not flap; a step up that holds that long resets the wait. Only the
+ * probe's own level counts: falling further (the link got worse) is not another failed probe,
+ * so a link that drops and recovers is climbed back at the base pace.
  */
 export class RungAdapter {
   private readonly cfg: AdapterConfig;
   private badSince: number | null = null;
   private goodSince: number | null = null;
   private upWait: number;
-  private lastUpAt = -Infinity;
+  /** The last step up still on probation (not yet held 2 × the wait, not yet failed). */
+  private probe: { level: Level; atMs: number } | null = null;
   level: Level;
 
   constructor(start: Level = '720p', config: Partial<AdapterConfig> = {}) {
@@ -136,8 +140,9 @@ export class RungAdapter {
       this.goodSince = null;
       this.badSince ??= fb.atMs;
       if (fb.atMs - this.badSince >= c.downAfterMs && i < LEVELS.length - 1) {
-        // A step up that fails within twice its wait was a failed probe: back off.
-        if (fb.atMs - this.lastUpAt < 2 * this.upWait) this.upWait = Math.min(c.maxUpAfterMs, this.upWait * 2);
+        // Leaving the level a step up just reached, within twice its wait: a failed probe, back off.
+        if (this.probe?.level === this.level && fb.atMs - this.probe.atMs < 2 * this.upWait) this.upWait = Math.min(c.maxUpAfterMs, this.upWait * 2);
+        this.probe = null;
         this.level = LEVELS[i + 1];
         this.badSince = null;
         return this.level;
@@ -145,6 +150,11 @@ export class RungAdapter {
       return null;
     }
     this.badSince = null;
+    // The last step up held for twice its wait: it was no failed probe, the next one waits the base time.
+    if (this.probe && fb.atMs - this.probe.atMs >= 2 * this.upWait) {
+      this.probe = null;
+      this.upWait = c.upAfterMs;
+    }
     if (!good || i === 0) {
       this.goodSince = null;
       return null;
@@ -153,7 +163,7 @@ export class RungAdapter {
     if (fb.atMs - this.goodSince >= this.upWait) {
       this.level = LEVELS[i - 1];
       this.goodSince = null;
-      this.lastUpAt = fb.atMs;
+      this.probe = { level: this.level, atMs: fb.atMs };
       return this.level;
     }
     return null;

@@ -6,6 +6,9 @@
 
 import { rungFor, type Feedback, type Level } from '../../pipeline/ladder.ts';
 import type { RoomEvent, Subscription } from './types.ts';
+import { log as rootLog } from '../../workers/log.ts';
+
+const log = rootLog.child({ component: 'rungs' });
 
 export interface RungSelectionHooks {
   subscriptions(): Iterable<Subscription>;
@@ -88,8 +91,12 @@ export class RungSelection {
       if (!v || !s.codec || !v.firstPacketAt || s.pinnedLevel) continue;
       const fb: Feedback = { atMs: now, ...v.feedback() };
       s.lastFeedback = fb;
+      const from = s.adapter.level;
       const level = s.adapter.update(fb);
-      if (level) this.switchLevel(s, level);
+      if (!level) continue;
+      // Why a subscriber moved, and how long its next step up waits (it grows after failed probes).
+      log.info({ subscription: s.id, from, to: level, lossPercent: fb.lossPercent, rttMs: fb.rttMs === null ? null : Math.round(fb.rttMs), nextUpAfterMs: s.adapter.upAfterMs }, 'subscriber level changed');
+      this.switchLevel(s, level);
     }
   }
 

@@ -62,6 +62,26 @@ test('a failed probe doubles the wait before the next one (no flapping)', () => 
   assert.is(a.upAfterMs, 10_000);
 });
 
+test('falling further after a failed probe is not a second failed probe (e2e/adaptation stuck at audio)', () => {
+  const a = new RungAdapter('720p');
+  // 600 kbps: down to 360p; a probe to 720p fails (wait 5 → 10 s); the link then gets worse: to
+  // audio. That fall is not another failed probe: the climb back starts after 10 s, not 20.
+  const seq = [...times(3, lossy), ...times(6, good), ...times(3, lossy), ...times(3, starved), ...times(25, good)];
+  const changes = replay(a, seq);
+  assert.equal(changes.map((c) => c[1]), ['360p', '720p', '360p', 'audio', '360p', '720p']);
+  // 10 s of good feedback, from the first good report (1 s after the fall).
+  assert.is(changes[4][0] - changes[3][0], 11_000, `audio → 360p after ${changes[4][0] - changes[3][0]} ms`);
+});
+
+test('a step up that holds for twice its wait resets the wait', () => {
+  const a = new RungAdapter('360p');
+  replay(a, [...times(6, good), ...times(3, lossy)]); // a failed probe: the wait is 10 s
+  assert.is(a.upAfterMs, 10_000);
+  const changes = replay(a, times(32, good), 1000, 9000);
+  assert.equal(changes.map((c) => c[1]), ['720p']);
+  assert.is(a.upAfterMs, 5000, 'held 20 s at 720p: the next probe waits the base 5 s');
+});
+
 test('RTT over 300 ms alone steps down', () => {
   const a = new RungAdapter('720p');
   assert.equal(replay(a, times(3, { lossPercent: 0, rttMs: 400, estimateKbps: null }))[0][1], '360p');
