@@ -21,7 +21,7 @@ import type { Browser, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../server/main.ts';
 import { FfmpegProcess } from '../workers/ffmpeg/FfmpegProcess.ts';
 import { launchChromium } from '../test/helpers/browser.ts';
-import { stampGeq } from './lib/stamp.ts';
+import { stampFilter } from './lib/stamp.ts';
 import { machine, summary, writeResult } from './lib/stats.ts';
 import {
   capturePeers, clearProbes, cpuMeter, inboundKey, inboundWindow, instrument, matchOnsets, matchStamps, NAME_SHIM,
@@ -52,7 +52,7 @@ async function makeMedia(dir: string): Promise<{ y4m: string; wav: string }> {
   await run('bench-y4m', {
     globalOptions: ['-hide_banner', '-loglevel', 'error', '-y'],
     inputs: [{ url: `color=c=0x3060c0:s=640x360:r=30:d=${FRAMES / 30}`, options: ['-f', 'lavfi'] }],
-    filterComplex: `[0:v]format=yuv420p,${stampGeq([86, 177, 92], FRAMES)}[v]`,
+    filterComplex: `[0:v]format=yuv420p,${stampFilter([86, 177, 92], FRAMES)}[v]`,
     outputs: [{ url: y4m, options: ['-map', '[v]', '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe'] }],
   });
   // A 1 kHz beep of 100 ms at the start of every second (10 s loop, like the video).

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { FfmpegProcess } from '../../workers/ffmpeg/FfmpegProcess.ts';
 import { parseIvf } from '../../pipeline/mixer/ivf.ts';
 import { rgbToYuv, type Rgb } from '../../workers/clients/webrtc.ts';
-import { stampGeq } from './stamp.ts';
+import { stampFilter } from './stamp.ts';
 
 export const FIXTURE_FRAMES = 300;
 export const FIXTURE_FPS = 30;
@@ -34,7 +34,7 @@ export async function videoFixture(color: Rgb): Promise<Buffer[]> {
     await run('fixture-video', {
       globalOptions: ['-hide_banner', '-nostats', '-loglevel', 'error', '-y'],
       inputs: [{ url: `color=c=black:s=640x360:r=${FIXTURE_FPS}:d=${FIXTURE_FRAMES / FIXTURE_FPS}`, options: ['-f', 'lavfi'] }],
-      filterComplex: `[0:v]format=yuv420p,${stampGeq(rgbToYuv(color), FIXTURE_FRAMES)}[v]`,
+      filterComplex: `[0:v]format=yuv420p,${stampFilter(rgbToYuv(color), FIXTURE_FRAMES)}[v]`,
       outputs: [
         {
           url: tmp,

@@ -5,13 +5,17 @@
 
 export const STAMP = { bits: 12, x0: 80, block: 40, height: 40, width: 640, heightSrc: 360 } as const;
 
-/** geq expressions (luma, chroma) drawing the counter `mod(N, frames)` over a solid YUV colour. */
-export function stampGeq(yuv: [number, number, number], frames: number): string {
+/**
+ * The filter chain drawing the counter `mod(n, frames)` over a solid YUV colour: the colour set
+ * with lutyuv, the strip black, then one white block per bit, on when that bit of the frame
+ * number is set (drawbox's timeline `enable`). The same pixels as a per-pixel geq expression
+ * (compared byte for byte), 20× faster: a geq evaluated its expression on every pixel of every
+ * frame, 8 s of a core per 10 s fixture, which a fresh clone's test run paid for every colour.
+ */
+export function stampFilter(yuv: [number, number, number], frames: number): string {
   const { x0, block, bits, height } = STAMP;
-  const inStrip = (div: number) => `lt(Y,${height / div})*gte(X,${x0 / div})*lt(X,${(x0 + block * bits) / div})`;
-  const bit = `bitand(floor(mod(N,${frames})/pow(2,floor((X-${x0})/${block}))),1)`;
-  const lum = `if(${inStrip(1)},if(${bit},235,16),${yuv[0]})`;
-  return `geq=lum='${lum}':cb='if(${inStrip(2)},128,${yuv[1]})':cr='if(${inStrip(2)},128,${yuv[2]})'`;
+  const boxes = Array.from({ length: bits }, (_, i) => `drawbox=x=${x0 + block * i}:y=0:w=${block}:h=${height}:color=white:t=fill:enable='bitand(floor(mod(n\\,${frames})/${2 ** i}),1)'`);
+  return [`lutyuv=y=${yuv[0]}:u=${yuv[1]}:v=${yuv[2]}`, `drawbox=x=${x0}:y=0:w=${block * bits}:h=${height}:color=black:t=fill`, ...boxes].join(',');
 }
 
 export interface Rect {

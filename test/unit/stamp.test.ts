@@ -2,7 +2,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readStamp, STAMP, stampGeq } from '../../bench/lib/stamp.ts';
+import { readStamp, STAMP, stampFilter } from '../../bench/lib/stamp.ts';
 
 /** A luma plane with the stamp for `value` drawn like the fixture's geq, placed in `rect`. */
 function draw(value: number, canvas: { w: number; h: number }, rect: { x: number; y: number; width: number; height: number }) {
@@ -33,10 +33,11 @@ test('a strip that is not black-or-white reads as null, never as a number', () =
   assert.is(readStamp(frame, { x: 0, y: 0, width: 640, height: 360 }), null);
 });
 
-test('the geq expression draws the counter modulo the fixture length', () => {
-  const g = stampGeq([81, 90, 240], 300);
-  assert.match(g, /^geq=lum='if\(lt\(Y,40\)\*gte\(X,80\)\*lt\(X,560\),if\(bitand\(floor\(mod\(N,300\)/);
-  assert.match(g, /cb='if\(lt\(Y,20\)\*gte\(X,40\)\*lt\(X,280\),128,90\)'/);
+test('the filter draws the counter modulo the fixture length: the strip black, one white block per bit', () => {
+  const f = stampFilter([81, 90, 240], 300);
+  assert.ok(f.startsWith('lutyuv=y=81:u=90:v=240,drawbox=x=80:y=0:w=480:h=40:color=black:t=fill,'), f);
+  assert.match(f, /drawbox=x=80:y=0:w=40:h=40:color=white:t=fill:enable='bitand\(floor\(mod\(n\\,300\)\/1\),1\)'/);
+  assert.match(f, /drawbox=x=520:y=0:w=40:h=40:color=white:t=fill:enable='bitand\(floor\(mod\(n\\,300\)\/2048\),1\)'$/);
 });
 
 test.run();
