@@ -25,7 +25,7 @@ const VIDEO_LEVELS: Record<Exclude<Level, 'audio'>, Omit<RungSpec, 'id' | 'level
 };
 
 /**
- * Encoded while a room has publishers, watched or not (MIX_ALWAYS_ON_RUNGS): nearly every member
+ * Encoded while a room has publishers or subscribers, watched or not (MIX_ALWAYS_ON_RUNGS): nearly every member
  * watches 720p, and 360p is where a subscriber on a poor link steps down to. The first watcher of
  * either, or a step down, then joins a running encode: adding a rung to the mixer replaces its
  * video process (make before break), which costs every other subscriber a new FFmpeg starting

@@ -44,14 +44,15 @@ export class Room extends EventEmitter<RoomEvents> implements MixSource {
   /** Where each packet of the mix goes (routing table), which rungs are encoded and each subscriber gets. */
   private readonly delivery = new MixDelivery(() => this.mixer, {
     subscriptions: () => this.subscriptions.values(),
-    alwaysOnRungs: () => (this.participants.size > 0 ? this.alwaysOnRungs : []),
+    // While anyone is in the room: the last publisher leaving a watched room swaps no process.
+    alwaysOnRungs: () => (this.participants.size > 0 || this.subscriptions.size > 0 ? this.alwaysOnRungs : []),
     publish: (e) => this.publish(e),
   });
   /** HLS and RTMP pushes, each fed by a tap on the mix (the routes start and stop them here). */
   readonly broadcasts = new RoomBroadcasts(this, (e) => this.publish(e), () => this._closed);
   readonly mixer: RoomMixer;
   readonly createdAt = Date.now();
-  /** Rungs encoded while anyone publishes, watched or not (MIX_ALWAYS_ON_RUNGS). */
+  /** Rungs encoded while anyone publishes or watches, watched or not (MIX_ALWAYS_ON_RUNGS). */
   private readonly alwaysOnRungs: readonly string[];
   /** The layout, recomputed and applied on every change of members, shapes, speaker or settings. */
   private readonly tiles: RoomLayout;

@@ -2,7 +2,7 @@
 // second each subscriber's own RTCP feedback (loss, RTT, bandwidth estimate) moves its level
 // (pipeline/ladder.ts RungAdapter); a move to another rung is made pending and MixRouter takes it
 // on that rung's next keyframe. The mixer encodes the rungs someone watches or is switching to,
-// those a tap takes, and the always-on ones while anyone publishes.
+// those a tap takes, and the always-on ones while anyone is in the room.
 
 import { rungFor, type Feedback, type Level } from '../../pipeline/ladder.ts';
 import type { RoomEvent, Subscription } from './types.ts';
@@ -12,7 +12,7 @@ const log = rootLog.child({ component: 'rungs' });
 
 export interface RungSelectionHooks {
   subscriptions(): Iterable<Subscription>;
-  /** Rungs encoded whether watched or not (MIX_ALWAYS_ON_RUNGS while the room has publishers, else none). */
+  /** Rungs encoded whether watched or not (MIX_ALWAYS_ON_RUNGS while the room has publishers or subscribers, else none). */
   alwaysOnRungs(): Iterable<string>;
   tapRungs(): Iterable<string>;
   /** The mixer's encoded rungs (RoomMixer.setRungs). */

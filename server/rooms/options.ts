@@ -22,7 +22,7 @@ export interface RoomOptions {
   subscriberSilentMs: number;
   /** ICE_ANNOUNCED_IP and the UDP port range of this room's peer connections. */
   network: IceNetwork;
-  /** Rungs encoded while the room has publishers, watched or not (MIX_ALWAYS_ON_RUNGS; pipeline/ladder.ts). */
+  /** Rungs encoded while the room has publishers or subscribers, watched or not (MIX_ALWAYS_ON_RUNGS; pipeline/ladder.ts). */
   alwaysOnRungs: readonly string[];
 }
 
