@@ -128,7 +128,14 @@ test('a publisher that stops sending keeps its last picture (sample-and-hold)', 
   const cam = ctx.pubs[2];
   cam.pauseVideo();
   await new Promise((r) => setTimeout(r, 2000)); // not a wait for a condition: the picture must hold this long
-  assert.ok(colorDistance(await colourOf(ctx, cam.participantId), GREEN) < 60);
+  const held = await colourOf(ctx, cam.participantId);
+  if (colorDistance(held, GREEN) >= 60) {
+    // Say what the tile showed and what the server knew of the publisher then.
+    const j = (await (await fetch(`${ctx.server.url}/rooms/${room}`)).json()) as any;
+    const p = j.participants.find((x: any) => x.id === cam.participantId);
+    const t = j.layout.tiles.find((x: any) => x.participantId === cam.participantId);
+    assert.unreachable(`the paused tile shows ${held}, not green: participant ${JSON.stringify(p)}, tile ${JSON.stringify(t)}, mixer ${JSON.stringify(j.mixer)}, subscriber's last frame ${(performance.now() - ctx.sub.frameTimes.at(-1)!).toFixed(0)} ms ago`);
+  }
   cam.resumeVideo();
 });
 
