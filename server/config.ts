@@ -14,6 +14,8 @@ export interface Config {
   demo: boolean;
   /** How long an empty room lingers before its mixer is stopped. */
   roomIdleMs: number;
+  /** glibc's malloc_trim this often (MALLOC_TRIM_INTERVAL_MS, workers/mallocTrim.ts); 0 turns it off. */
+  mallocTrimIntervalMs: number;
   iceServers: Array<{ urls: string | string[]; username?: string; credential?: string }>;
   /**
    * The server's own ICE sockets: the address its candidates announce (ICE_ANNOUNCED_IP, behind
@@ -82,6 +84,8 @@ export function loadConfig(env = process.env): Config {
     host: env.HOST || '0.0.0.0',
     demo: demo === '1' || demo === 'true' || demo === 'yes',
     roomIdleMs: int('ROOM_IDLE_MS', 10_000, 0, 3_600_000),
+    /** glibc's malloc_trim this often (workers/mallocTrim.ts); 0 turns it off. */
+    mallocTrimIntervalMs: int('MALLOC_TRIM_INTERVAL_MS', 30_000, 0, 3_600_000),
     iceServers: [],
     ice: iceConfig(env),
     authSecret: env.MCU_AUTH_SECRET ? requireLength('MCU_AUTH_SECRET', env.MCU_AUTH_SECRET, 16) : null,

@@ -15,6 +15,7 @@ import { errorMiddleware } from './http/problems.ts';
 import { createApp } from './http/app.ts';
 import { RoomRegistry } from './rooms/RoomRegistry.ts';
 import { stopAllFfmpeg } from '../workers/ffmpeg/FfmpegProcess.ts';
+import { MemoryTrimmer } from '../workers/mallocTrim.ts';
 import { Monitor } from './stats/Monitor.ts';
 import { readiness } from './readiness.ts';
 import { turnCredentials } from '../pipeline/auth/tokens.ts';
@@ -78,6 +79,7 @@ export async function startServer(overrides: Partial<ReturnType<typeof loadConfi
     limits: { maxParticipants: config.limits.maxParticipantsPerRoom, maxSubscribers: config.limits.maxSubscribersPerRoom },
   });
   const monitor = new Monitor(rooms, config.statsIntervalMs);
+  const trimmer = new MemoryTrimmer(config.mallocTrimIntervalMs);
   monitor.start();
   let port = config.port;
   const recordings = new Recordings({
@@ -151,6 +153,7 @@ export async function startServer(overrides: Partial<ReturnType<typeof loadConfi
       server.close();
       await Promise.all([cluster.close(), rooms.close(), recordings.close()]);
       monitor.close();
+      trimmer.close();
       throw new Error(`CLUSTER=1 but Redis (${config.redisUrl}) is not reachable: ${(err as Error).message}`);
     }
   }
@@ -166,6 +169,7 @@ export async function startServer(overrides: Partial<ReturnType<typeof loadConfi
       metricsServer?.closeAllConnections?.();
       await Promise.all([server, metricsServer].map((s) => s && new Promise<void>((r) => s.close(() => r()))));
       monitor.close();
+      trimmer.close();
       await rooms.close();
       await recordings.close();
       // Only what this server owns: another server in the same process (tests, a cluster node
