@@ -27,10 +27,12 @@ if (process.argv[2] === '--one') await runChild(process.argv.slice(3));
 // MOS, which jitter from a busy CPU lowers) and runs alone.
 // A new file runs alone until someone checks it and adds it here. Longest first: they start first.
 // Checked 2026-11-27 and added, their bounds 4× or more over what they take on a busy box:
-// cluster-edge (failover < 20 s, takes ~5 s), netns-cluster-* (< 10 s, ~5 s), rate-limits
-// (/healthz p95 < 500 ms, ~8 ms), dashboard-voice, fast-egress, ffmpeg-spaces, netns-nat and the
-// interop files (no figure; waits for conditions). Not ice-network beside netns-nat: its random
-// ports may take netns-nat's fixed ones. Each netns file has its own addresses (createTestHost's index).
+// cluster-edge (failover < 20 s, takes ~5 s), rate-limits (/healthz p95 < 500 ms, ~8 ms),
+// dashboard-voice, fast-egress, ffmpeg-spaces and the interop files (no figure; waits for
+// conditions). No netns file: each adds a veth (10.231.x.1, 10.232.x.1) to the host, the ICE
+// agents of a file running beside it gather that address and may pair on it, and when the netns
+// file ends and deletes it their media stops (e2e/sdp-shapes beside netns-nat: all three
+// publishers "no packets for 4 s", the subscriber's pair 10.231.7.1 → 10.231.7.1 dead).
 const PARALLEL_ORDER = [
   // The benchmarks in smoke mode: they assert that figures are produced, not their values.
   'e2e/bench-smoke.test.ts',
@@ -38,8 +40,6 @@ const PARALLEL_ORDER = [
   'e2e/cluster-edge.test.ts',
   'e2e/security.test.ts',
   'e2e/quickstart.test.ts',
-  'e2e/netns-cluster-failover.test.ts',
-  'e2e/netns-cluster-edge.test.ts',
   'e2e/cluster-http.test.ts',
   'e2e/runner.test.ts',
   'e2e/auth.test.ts',
@@ -47,7 +47,6 @@ const PARALLEL_ORDER = [
   'interop/chromium.test.ts',
   'e2e/dashboard-voice.test.ts',
   'e2e/shutdown.test.ts',
-  'e2e/netns-nat.test.ts',
   'e2e/sdp-shapes.test.ts',
   'interop/gstreamer.test.ts',
   'e2e/fast-egress.test.ts',
