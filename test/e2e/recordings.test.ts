@@ -218,8 +218,7 @@ test('start: a fresh worker\'s first job starts writing within 2.5 s of the requ
     // Before these, a box running ~1.5× slower took up to 1.72 s (first) and 2.01 s (second):
     // the bounds keep a margin for such a box; the figures are printed against the targets.
     for (const [k, bound] of [[1, 2.5], [2, 2]] as const) {
-      // 1 s (the API's least): only the start is measured here; the file's length is the test's above.
-      const res = await post(ctx, `/rooms/${room}/recordings`, { format, maxDurationSec: 1 });
+      const res = await post(ctx, `/rooms/${room}/recordings`, { format, maxDurationSec: 4 });
       assert.is(res.status, 202);
       const { id } = (await res.json()) as any;
       const done = await waitState(ctx, id, ['done', 'failed'], 30_000);
