@@ -6,8 +6,7 @@
 
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { projectPath } from './paths.ts';
 
 export interface MallocTrimAddon {
   /** malloc_trim(0): true when memory was released. */
@@ -16,8 +15,8 @@ export interface MallocTrimAddon {
   info(): { heapBytes: number; freeBytes: number; mmapBytes: number };
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const CANDIDATES = [path.join(here, '../native/malloctrim/build/Release/malloctrim.node'), path.join(process.cwd(), 'native/malloctrim/build/Release/malloctrim.node')];
+/** Where `npm ci` builds it (from the sources or from dist/: projectPath finds the project root). */
+const FILE = projectPath('native', 'malloctrim', 'build', 'Release', 'malloctrim.node');
 
 let addon: MallocTrimAddon | null | undefined;
 
@@ -25,10 +24,9 @@ let addon: MallocTrimAddon | null | undefined;
 export function mallocTrimAddon(): MallocTrimAddon | null {
   if (addon !== undefined) return addon;
   addon = null;
-  const file = CANDIDATES.find((f) => fs.existsSync(f));
-  if (!file) return null;
+  if (!fs.existsSync(FILE)) return null;
   try {
-    addon = createRequire(import.meta.url)(file) as MallocTrimAddon;
+    addon = createRequire(import.meta.url)(FILE) as MallocTrimAddon;
   } catch {
     /* stays null: RSS then keeps its high-water mark, nothing else changes */
   }
