@@ -95,7 +95,7 @@ export class RungSelection {
       const level = s.adapter.update(fb);
       if (!level) continue;
       // Why a subscriber moved, and how long its next step up waits (it grows after failed probes).
-      log.info({ subscription: s.id, from, to: level, lossPercent: fb.lossPercent, rttMs: fb.rttMs === null ? null : Math.round(fb.rttMs), nextUpAfterMs: s.adapter.upAfterMs }, 'subscriber level changed');
+      log.info({ subscription: s.id, from, to: level, lossPercent: Math.round(fb.lossPercent * 10) / 10, rttMs: fb.rttMs === null ? null : Math.round(fb.rttMs), nextUpAfterMs: s.adapter.upAfterMs }, 'subscriber level changed');
       this.switchLevel(s, level);
     }
   }
