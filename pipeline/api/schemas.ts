@@ -147,7 +147,7 @@ export const SCHEMAS: Record<string, Schema> = {
     settings: ref('RoomSettings'),
     activeSpeaker: nullable(str),
     layout: obj({ kind: { enum: [...LAYOUT_KINDS] }, fit: { enum: [...FIT_MODES] }, canvas: size, tiles: { type: 'array', items: ref('Tile') } }),
-    mixer: obj({ pid: nullable(int), epoch: int, capacity: int, restarts: int }, ['pid', 'capacity', 'restarts']),
+    mixer: obj({ pid: nullable(int), epoch: int, capacity: int, restarts: int, processesStarted: int }, ['pid', 'capacity', 'restarts']),
   }),
   Telemetry: obj(
     {

@@ -125,8 +125,20 @@ export class Room extends EventEmitter<RoomEvents> implements MixSource {
     return this._closed;
   }
 
-  start(): Promise<void> {
+  /**
+   * Starts the mixer. `forMember`: the room is created by a publisher or subscriber joining, so
+   * its first process encodes the always-on rungs from the start (not a second process swapped
+   * in when the member lands).
+   */
+  start({ forMember = false } = {}): Promise<void> {
+    if (forMember) this.expectMember();
     return this.mixer.start();
+  }
+
+  /** A publisher or subscriber is joining: the always-on rungs are encoded from now (held while its offer is answered). */
+  expectMember(ms = 10_000): void {
+    if (this._closed) return;
+    for (const rung of this.alwaysOnRungs) this.delivery.hold(rung, ms);
   }
 
   /** WHIP/WHEP negotiations in flight: a room is not idle while someone is joining it. */

@@ -63,18 +63,22 @@ export class RoomRegistry {
     return this.rooms.size;
   }
 
-  /** The room, created (and its mixer started) if it does not exist yet. */
-  async getOrCreate(name: string, settings: RoomSettingsPatch = {}): Promise<Room> {
+  /**
+   * The room, created (and its mixer started) if it does not exist yet. `forMember`: a publisher
+   * or subscriber is joining it, so it encodes its always-on rungs at once (Room.expectMember).
+   */
+  async getOrCreate(name: string, settings: RoomSettingsPatch = {}, { forMember = false } = {}): Promise<Room> {
     RoomRegistry.validateName(name);
     if (this.closing) throw unavailable('the server is shutting down');
     const existing = this.rooms.get(name);
     if (existing) {
       // A request is about to use it: restart its idle clock rather than let it close mid-join.
       if (this.emptySince.has(existing)) this.emptySince.set(existing, performance.now());
+      if (forMember) existing.expectMember();
       return existing;
     }
     const pending = this.creating.get(name);
-    if (pending) return pending;
+    if (pending) return forMember ? pending.then((room) => (room.expectMember(), room)) : pending;
     if (this.rooms.size + this.creating.size >= (this.opts.maxRooms ?? Infinity)) {
       throw unavailable(`this server hosts its maximum of ${this.opts.maxRooms} rooms; try again later or another server`, 30);
     }
@@ -87,7 +91,7 @@ export class RoomRegistry {
     const p = (async () => {
       const room = new Room(name, { iceServers: this.opts.iceServers, settings, limits: this.opts.limits, network: this.opts.network });
       try {
-        await room.start();
+        await room.start({ forMember });
       } catch (err) {
         await room.close();
         log.error({ room: name, err }, 'room could not start');

@@ -86,6 +86,7 @@ export function describeRoom(room: RoomView) {
       epoch: stats.epoch,
       capacity: stats.capacity,
       restarts: stats.restarts,
+      processesStarted: stats.processesStarted,
       rungs: stats.rungs,
       keyframesByRung: stats.keyframesByRung,
       ticks: stats.ticks,

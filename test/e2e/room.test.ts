@@ -86,6 +86,16 @@ test('GET /rooms/{room} lists participants, subscriptions and the layout', async
   assert.equal(info.layout.canvas, { width: 1280, height: 720 });
 });
 
+test('a room made by its first publisher runs one mixer process throughout: no swap at the first join or the first watcher', async (ctx) => {
+  // The WHIP that created the room started its mixer with the always-on rungs (Room.expectMember);
+  // the first process still serves after three joins and two subscribers. (Before, the first
+  // WHIP added the rungs to a room started without any: a second process replaced the first.)
+  const info = await roomJson(ctx);
+  assert.ok(info.mixer.rungs.length > 0, `rungs ${JSON.stringify(info.mixer.rungs)}`);
+  assert.is(info.mixer.processesStarted, 1, `mixer processes started: ${JSON.stringify(info.mixer)}`);
+  assert.is(info.mixer.epoch, 1, `the mixer's process epoch: ${JSON.stringify(info.mixer)}`);
+});
+
 test('a room nobody watches keeps one mixer running (no encoder, no restarts)', async () => {
   // Its own server: this suite's rooms close 500 ms after they empty.
   const server = await startServer({ port: 0, host: '127.0.0.1', roomIdleMs: 60_000, demo: false });

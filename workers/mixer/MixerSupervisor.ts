@@ -50,6 +50,8 @@ export class MixerSupervisor {
   private began = false;
   epoch = 0;
   restarts = 0;
+  /** Video processes started (the first, each swap for rungs or capacity, each restart; some never served). */
+  processesStarted = 0;
   /** The serving video FFmpeg's pid (as known when it was promoted). */
   pid: number | undefined;
   lastExit: FfmpegExit | null = null;
@@ -111,6 +113,7 @@ export class MixerSupervisor {
       // Other rungs only: keep the serving audio process (the audio is not switched).
       const serving = this.process;
       const adopt = reason === 'rungs' && serving?.ffmpeg.running && serving.audio.ffmpeg.running && serving.ownsAudioProcess ? serving.audio : null;
+      this.processesStarted++;
       const proc = await this.hooks.start(`${this.name}#${this.epoch + 1}`, adopt);
       if (this.closed) {
         await proc.close();

@@ -109,7 +109,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     const s = this.supervisor;
     return {
       ...c, keyframesByRung: { ...c.keyframesByRung }, videoBytesByRung: { ...c.videoBytesByRung },
-      epoch: s.epoch, pid: s.pid, restarts: s.restarts, lastExit: s.lastExit, rungs: this.rungs,
+      epoch: s.epoch, pid: s.pid, restarts: s.restarts, processesStarted: s.processesStarted, lastExit: s.lastExit, rungs: this.rungs,
     };
   }
 

@@ -13,6 +13,8 @@ export interface RoomMixerStats {
   ticks: number;
   skippedTicks: number;
   restarts: number;
+  /** Mixer processes started in the room's life: 1, then one per swap (rungs, capacity) or restart. */
+  processesStarted: number;
   keyframesForced: number;
   keyframesByRung: Record<string, number>;
   /** Slot pictures written again because no newer one had arrived (sample-and-hold). */
@@ -26,7 +28,7 @@ export interface RoomMixerStats {
 }
 
 /** Counters RoomMixer keeps itself; stats() adds the supervisor's. */
-export type Counters = Omit<RoomMixerStats, 'epoch' | 'pid' | 'restarts' | 'lastExit' | 'rungs'>;
+export type Counters = Omit<RoomMixerStats, 'epoch' | 'pid' | 'restarts' | 'processesStarted' | 'lastExit' | 'rungs'>;
 
 export function newCounters(capacity: number): Counters {
   return {

@@ -116,7 +116,7 @@ export function sessionRoutes(deps: AppDeps, auth: ReturnType<typeof authenticat
     const offer = String(req.body ?? '');
     checkOffer(() => checkPublishOffer(offer));
     const created = !rooms.get(roomName);
-    const room = await rooms.getOrCreate(roomName);
+    const room = await rooms.getOrCreate(roomName, {}, { forMember: true });
     const name = req.caller?.claims.name ?? displayName(req.query.name);
     const { participant, answer } = await room.addPublisher(offer, name, req.caller?.tokenHash ?? null).catch(async (err) => {
       if (created) await rooms.releaseIfUnused(room, 'WHIP offer failed');
@@ -176,7 +176,7 @@ export function sessionRoutes(deps: AppDeps, auth: ReturnType<typeof authenticat
     const tracks = tracksFor(rawTracks, receivingVideoSections(offer));
     if (typeof tracks === 'string') throw badRequest(tracks);
     const created = !rooms.get(roomName);
-    const room = await rooms.getOrCreate(roomName);
+    const room = await rooms.getOrCreate(roomName, {}, { forMember: true });
     const { subscription, answer } = await room
       .addSubscriber(offer, participant, req.caller?.tokenHash ?? null, { level: rawLevel as Level | null, tracks })
       .catch(async (err) => {
