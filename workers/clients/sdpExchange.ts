@@ -14,7 +14,11 @@ export async function exchangeSdp(
   offer: string,
   headers: Record<string, string> = {},
 ): Promise<{ answer: string; location: string }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...headers }, body: offer });
+  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...headers }, body: offer }).catch((err: Error) => {
+    // undici says only "fetch failed"; what failed (refused, reset, a connect timeout) is its cause.
+    const cause = err.cause as (Error & { code?: string }) | undefined;
+    throw new Error(`POST ${url}: ${err.message}${cause ? ` (${[cause.code, cause.message].filter(Boolean).join(': ')})` : ''}`, { cause: err });
+  });
   const body = await res.text();
   if (res.status !== 201) throw new HttpStatusError(res.status, body);
   const location = res.headers.get('Location');
