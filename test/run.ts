@@ -96,6 +96,9 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const short = (s: string) => (s.length > 70 ? `${s.slice(0, 67)}…` : s);
+/** A file taking longer than this lists its slowest tests. */
+const SLOW_FILE_MS = 20_000;
 const label = (job: string[]) => (job.length > 1 ? `unit (${job.length} files)` : job[0]);
 const results: FileResult[] = [];
 /** Secrets seen in a file's output (its servers' logs): a failure of the run, named by file. */
@@ -111,6 +114,8 @@ function report(job: string[], r: JobResult, held: boolean): void {
     console.log(`${f.failed ? '✘' : '✔'} ${f.name}: ${counts} in ${sec(f.durationMs)}${cpu}`);
     for (const s of f.skipped) console.log(`    skipped "${s.test}": ${s.reason}`);
     for (const l of f.leftOpen) console.log(`    ⚠ left open at the end (closed before exit): ${l}`);
+    // Where a long file's time goes: its slowest tests and hooks.
+    if (f.durationMs > SLOW_FILE_MS && f.steps.length > 1) console.log(`    slowest: ${f.steps.slice(0, 3).map((x) => `${sec(x.ms)} ${short(x.what)}`).join(' · ')}`);
     if (f.problem) console.log(`  ✘ ${f.name}: ${f.problem}`);
   }
   results.push(...r.files);
@@ -161,6 +166,8 @@ const slowest = [...results].sort((a, b) => b.durationMs - a.durationMs).slice(0
 const shared = parallel.reduce((n, job) => n + job.length, 0);
 console.log(`\n${results.length} file${results.length === 1 ? '' : 's'} in ${sec(totalMs)}: ${shared} with up to ${JOBS} process${JOBS === 1 ? "" : "es"} at a time (${sec(parallelMs)}), then ${alone.length} one by one (${sec(totalMs - parallelMs)})`);
 console.log(`slowest: ${slowest.map((f) => `${f.name} ${sec(f.durationMs)}`).join(', ')}`);
+const slowestTests = results.flatMap((f) => f.steps.map((x) => ({ ...x, file: f.name }))).sort((a, b) => b.ms - a.ms).slice(0, 5);
+console.log(`slowest tests: ${slowestTests.map((x) => `${x.file} › ${short(x.what)} ${sec(x.ms)}`).join(', ')}`);
 if (skipped.length) console.log(`skipped:\n  ${skipped.join('\n  ')}`);
 if (failing.length) console.log(`failing: ${failing.join(', ')}`);
 // Why, again at the end: a CI log often keeps only its tail.

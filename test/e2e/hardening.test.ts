@@ -477,7 +477,10 @@ test('a full room answers 100 concurrent WHIP POSTs with 403 before any negotiat
 
 // ---- churn --------------------------------------------------------------------------------
 
-test('churn: 30 publisher + subscriber join/leave cycles; FFmpeg processes, fds, listeners and heap return to baseline', async () => {
+// 15 cycles of browser-like peers (encoding publishers, decoding mix-minus subscribers); the
+// scale (400 cycles, 50 vanished) is e2e/churn's. A session leaking one fd or listener shows here.
+const CHURN_CYCLES = 15;
+test(`churn: ${CHURN_CYCLES} publisher + subscriber join/leave cycles; FFmpeg processes, fds, listeners and heap return to baseline`, async () => {
   await withServer({ roomIdleMs: 60_000, limits: { maxRooms: 50, maxParticipantsPerRoom: 16, maxSubscribersPerRoom: 500, sessionsPerSecPerClient: 1000, sessionBurstPerClient: 1000 } }, async (server) => {
     const room = 'churn';
     // An anchor subscriber keeps the room and its rungs as they are; it must see frames throughout.
@@ -496,7 +499,7 @@ test('churn: 30 publisher + subscriber join/leave cycles; FFmpeg processes, fds,
       const r = server.rooms.get(room)!;
       const base = { ff: ffmpegCount(), fds: fdCount(), listeners: r.listenerCount('event') + r.listenerCount('closed'), heap: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss };
       const t0 = performance.now();
-      for (let i = 0; i < 30; i++) await cycle(i);
+      for (let i = 0; i < CHURN_CYCLES; i++) await cycle(i);
       const churnMs = performance.now() - t0;
       await waitFor(() => r.participants.size === 0 && r.subscriptions.size === 1 && ffmpegCount() === base.ff, 10_000, 'the room back to its anchor');
       await sleep(2000);
@@ -504,7 +507,7 @@ test('churn: 30 publisher + subscriber join/leave cycles; FFmpeg processes, fds,
       const after = { ff: ffmpegCount(), fds: fdCount(), listeners: r.listenerCount('event') + r.listenerCount('closed'), heap: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss };
       const mb = (b: number) => (b / 1048576).toFixed(1);
       console.log(
-        `  30 cycles in ${(churnMs / 1000).toFixed(1)} s: ffmpeg ${base.ff} → ${after.ff}, fds ${base.fds} → ${after.fds}, listeners ${base.listeners} → ${after.listeners}, heap ${mb(base.heap)} → ${mb(after.heap)} MB, rss ${mb(base.rss)} → ${mb(after.rss)} MB`,
+        `  ${CHURN_CYCLES} cycles in ${(churnMs / 1000).toFixed(1)} s: ffmpeg ${base.ff} → ${after.ff}, fds ${base.fds} → ${after.fds}, listeners ${base.listeners} → ${after.listeners}, heap ${mb(base.heap)} → ${mb(after.heap)} MB, rss ${mb(base.rss)} → ${mb(after.rss)} MB`,
       );
       assert.is(after.ff, base.ff, 'FFmpeg processes');
       assert.ok(after.fds <= base.fds + 10, `fds ${base.fds} → ${after.fds}`);

@@ -94,7 +94,7 @@ test('a failed end-to-end file runs again: passing then is flaky, with its first
 });
 
 test('with two more runs, a file that passes on its third is flaky with its first run\'s words', async () => {
-  const result = (name: string, failed: number, error: string) => ({ name, passed: 1 - failed, failed, skipped: [], failures: failed ? [{ test: 't', error }] : [], leftOpen: [], durationMs: 1, problem: null });
+  const result = (name: string, failed: number, error: string) => ({ name, passed: 1 - failed, failed, skipped: [], failures: failed ? [{ test: 't', error }] : [], leftOpen: [], steps: [], durationMs: 1, problem: null });
   let n = 0;
   const r = await rerunFailed([result('e2e/x.test.ts', 1, 'first words')], 2, async (name) => result(name, ++n < 2 ? 1 : 0, `run ${n + 1}`));
   assert.is(n, 2);

@@ -15,6 +15,8 @@ export interface FileResult {
   failures: Array<{ test: string; error: string }>;
   /** What its tests left open at the end (closed by the child before it exited). */
   leftOpen: string[];
+  /** Each test's and hook's wall time, slowest first (from the marks: a start to its outcome, a hook to the next mark). */
+  steps: Array<{ what: string; ms: number }>;
   durationMs: number;
   /** CPU time of its process and what that process reaped (a job of one file; else undefined). */
   cpuMs?: number;
@@ -48,6 +50,7 @@ export interface JobOptions {
 interface FileState {
   outcomes: Map<string, Mark & { ev: 'pass' | 'fail' | 'skip' }>;
   leftOpen: string[];
+  steps: Array<{ what: string; ms: number }>;
   registered: number;
   firstAt: number;
   lastAt: number;
@@ -106,8 +109,10 @@ export async function runJob(names: string[], o: JobOptions): Promise<JobResult>
     stderr = (stderr + d).slice(-64 * 1024);
   });
 
-  const files = new Map<string, FileState>(names.map((n) => [n, { outcomes: new Map(), leftOpen: [], registered: 0, firstAt: 0, lastAt: 0 }]));
+  const files = new Map<string, FileState>(names.map((n) => [n, { outcomes: new Map(), leftOpen: [], steps: [], registered: 0, firstAt: 0, lastAt: 0 }]));
   let activity: Mark | null = null;
+  /** The test or hook running since `at` (its time ends at the next mark). */
+  let timing: { m: Extract<Mark, { ev: 'hook' | 'start' }>; at: number } | null = null;
   let activeFile = names[0];
   let done = false;
   let cpuMs: number | undefined;
@@ -122,6 +127,13 @@ export async function runJob(names: string[], o: JobOptions): Promise<JobResult>
     const now = performance.now();
     f.firstAt ||= now;
     f.lastAt = now;
+    // What ran until now: a test (its start to its outcome) or a hook (to the next mark).
+    if (timing) {
+      const t = timing.m;
+      const what = t.ev === 'start' ? t.test : `${t.hook} hook${t.test ? ` of "${t.test}"` : ` of ${t.suite ? `suite "${t.suite}"` : 'the file'}`}`;
+      files.get(t.file)?.steps.push({ what, ms: now - timing.at });
+    }
+    timing = m.ev === 'hook' || m.ev === 'start' ? { m, at: now } : null;
     if (m.ev === 'hook' || m.ev === 'start') activity = m;
     else f.outcomes.set(`${m.suite}\0${m.test}\0${m.ev === 'fail' && !m.test ? m.hook : ''}`, m);
   };
@@ -156,6 +168,7 @@ export async function runJob(names: string[], o: JobOptions): Promise<JobResult>
       skipped: outcomes.flatMap((x) => (x.ev === 'skip' ? [{ test: x.test, reason: x.reason }] : [])),
       failures: outcomes.flatMap((x) => (x.ev === 'fail' ? [{ test: x.hook ? `${x.hook} hook${x.test ? ` of "${x.test}"` : ''}` : x.test, error: x.error ?? '' }] : [])),
       leftOpen: f.leftOpen,
+      steps: f.steps.sort((a, b) => b.ms - a.ms),
       durationMs: names.length === 1 ? wallMs : f.lastAt - f.firstAt,
       cpuMs: names.length === 1 ? cpuMs : undefined,
       problem: null,
