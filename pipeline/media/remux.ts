@@ -81,13 +81,24 @@ function quote(p: string): string {
   return `'${p.replace(/'/g, "'\\''")}'`;
 }
 
-/** The concat demuxer's list: each part with its measured duration, so a part cut by a crash
- * (no duration in its header) still places the next one right after its last packet. */
+/**
+ * Seconds left between one part's end and the next part's start in a joined recording: more
+ * than a frame at 30 fps. A part's end is its last frame plus that stream's last frame spacing,
+ * which the mix's wall-clock timestamps can make shorter than 1/30 s; the next part's first frame
+ * then fell within the same 1/30 s as the last one, and a decoder at the nominal rate saw two
+ * frames with one timestamp (CI, 2026-11-27, twice: "non monotonically increasing dts … 194 >=
+ * 194" in a recording joined after its worker was killed). A join is seconds of lost media
+ * already; 40 ms more is a held frame.
+ */
+export const JOIN_GAP_SEC = 0.04;
+
+/** The concat demuxer's list: each part with its measured duration (plus JOIN_GAP_SEC), so a
+ * part cut by a crash (no duration in its header) still places the next one after its last packet. */
 export function concatList(parts: PartInfo[]): string {
   const out = ['ffconcat version 1.0'];
   for (const p of parts) {
     out.push(`file ${quote(p.path)}`);
-    if (p.durationSec !== undefined && Number.isFinite(p.durationSec) && p.durationSec > 0) out.push(`duration ${p.durationSec.toFixed(3)}`);
+    if (p.durationSec !== undefined && Number.isFinite(p.durationSec) && p.durationSec > 0) out.push(`duration ${(p.durationSec + JOIN_GAP_SEC).toFixed(3)}`);
   }
   return out.join('\n') + '\n';
 }

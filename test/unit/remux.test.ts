@@ -40,7 +40,7 @@ test('an MP4 part copies H.264, encodes AAC, and is fragmented every second', ()
   assert.not.match(argv, /libx264|libvpx/);
 });
 
-test('concatList quotes paths and carries measured durations', () => {
+test('concatList quotes paths and carries measured durations, each plus the join gap (more than a frame)', () => {
   const list = concatList([
     { path: "/rec/it's/part-000.webm", durationSec: 12.3456 },
     { path: '/rec/x/part-001.webm', durationSec: 0 },
@@ -48,7 +48,7 @@ test('concatList quotes paths and carries measured durations', () => {
   ]);
   assert.is(
     list,
-    "ffconcat version 1.0\nfile '/rec/it'\\''s/part-000.webm'\nduration 12.346\nfile '/rec/x/part-001.webm'\nfile '/rec/x/part-002.webm'\n",
+    "ffconcat version 1.0\nfile '/rec/it'\\''s/part-000.webm'\nduration 12.386\nfile '/rec/x/part-001.webm'\nfile '/rec/x/part-002.webm'\n",
   );
 });
 
