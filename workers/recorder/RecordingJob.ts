@@ -46,6 +46,12 @@ export interface RecordingContext {
 const SOURCE_SILENT_MS = 8000;
 /** How often a part checks for stop, duration and faults; progress goes to Redis every 4th. */
 const TICK_MS = 250;
+/**
+ * A stop or the duration limit waits (this long at most, from the part's first keyframe) until
+ * FFmpeg has written output: before that it is still probing its input (`-analyzeduration` 3 s),
+ * and stopped then it writes nothing at all (a 1 s recording failed with "no decodable media").
+ */
+const FIRST_OUTPUT_WAIT_MS = 5000;
 
 type PartEnd = EndReason | 'source-gone' | 'lost';
 
@@ -206,6 +212,7 @@ async function recordPart(
   let failure: Error | null = null;
   let ticks = 0;
   let reportedStart = false;
+  let waitedForOutput = false;
   try {
     while (!end) {
       await sleep(TICK_MS, ctx.shutdown);
@@ -227,6 +234,11 @@ async function recordPart(
       else if (await stopRequested()) end = 'stopped';
       else if (baseSeconds() >= data.maxDurationSec) end = 'max-duration';
       else if (gone || performance.now() - lastPacketAt > SOURCE_SILENT_MS) end = 'source-gone';
+      if ((end === 'stopped' || end === 'max-duration') && part.startedAt && fileSize(out) === 0 && Date.now() - part.startedAt < FIRST_OUTPUT_WAIT_MS) {
+        if (!waitedForOutput) log(`part ${index}: ${end} ${Date.now() - part.startedAt} ms after its first keyframe, before FFmpeg wrote anything; waiting for its first output`);
+        waitedForOutput = true;
+        end = null;
+      }
       // Reported once a second, and at once when this part's first media arrives (the API says
       // `recording` only from then on).
       const first = part.startedAt > 0 && !reportedStart;
