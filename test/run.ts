@@ -166,8 +166,8 @@ const slowest = [...results].sort((a, b) => b.durationMs - a.durationMs).slice(0
 const shared = parallel.reduce((n, job) => n + job.length, 0);
 console.log(`\n${results.length} file${results.length === 1 ? '' : 's'} in ${sec(totalMs)}: ${shared} with up to ${JOBS} process${JOBS === 1 ? "" : "es"} at a time (${sec(parallelMs)}), then ${alone.length} one by one (${sec(totalMs - parallelMs)})`);
 console.log(`slowest: ${slowest.map((f) => `${f.name} ${sec(f.durationMs)}`).join(', ')}`);
-const slowestTests = results.flatMap((f) => f.steps.map((x) => ({ ...x, file: f.name }))).sort((a, b) => b.ms - a.ms).slice(0, 5);
-console.log(`slowest tests: ${slowestTests.map((x) => `${x.file} › ${short(x.what)} ${sec(x.ms)}`).join(', ')}`);
+const slowestTests = results.flatMap((f) => f.steps.map((x) => ({ ...x, file: f.name }))).filter((x) => x.ms >= 1000).sort((a, b) => b.ms - a.ms).slice(0, 5);
+if (slowestTests.length) console.log(`slowest tests: ${slowestTests.map((x) => `${x.file} › ${short(x.what)} ${sec(x.ms)}`).join(', ')}`);
 if (skipped.length) console.log(`skipped:\n  ${skipped.join('\n  ')}`);
 if (failing.length) console.log(`failing: ${failing.join(', ')}`);
 // Why, again at the end: a CI log often keeps only its tail.
