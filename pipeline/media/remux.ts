@@ -83,12 +83,13 @@ function quote(p: string): string {
 
 /**
  * Seconds left between one part's end and the next part's start in a joined recording: more
- * than a frame at 30 fps. A part's end is its last frame plus that stream's last frame spacing,
- * which the mix's wall-clock timestamps can make shorter than 1/30 s; the next part's first frame
- * then fell within the same 1/30 s as the last one, and a decoder at the nominal rate saw two
- * frames with one timestamp (CI, 2026-11-27, twice: "non monotonically increasing dts … 194 >=
- * 194" in a recording joined after its worker was killed). A join is seconds of lost media
- * already; 40 ms more is a held frame.
+ * than a frame at 30 fps. A part's end is an estimate (its last packet plus that stream's last
+ * spacing); twice (CI, 2026-11-27) a recording joined after its worker was killed decoded with
+ * "non monotonically increasing dts … 194 >= 194" (195 the first time): at the nominal 1/30 s,
+ * frame 194 is ~6.5 s in, where the killed part ended, so the next part's first frame fell within
+ * one frame interval of the last one. Which part of the estimate was short is not known; a gap of
+ * more than a frame keeps any error under 40 ms from putting two frames on one timestamp. A
+ * join is seconds of lost media already; 40 ms more is a held frame.
  */
 export const JOIN_GAP_SEC = 0.04;
 
