@@ -230,7 +230,8 @@ async function main(): Promise<void> {
       ? () => ({ Authorization: `Bearer ${tokens.mint({ room: 'demo', role: 'publisher', exp: Math.floor(Date.now() / 1000) + 3600 })}` })
       : () => ({});
     // The demo's voices are synthetic tones, which a speech denoiser takes for noise: off here.
-    await running.rooms.getOrCreate('demo', { audio: { denoise: false } });
+    // Its publishers join at once: its first process encodes the always-on rungs (no swap at their join).
+    await running.rooms.getOrCreate('demo', { audio: { denoise: false } }, { forMember: true });
     demo = await startDemo(running.url, 'demo', bearer);
     log.info(`demo room running: open http://localhost:${running.port}/ and watch room "demo"`);
   }
