@@ -220,9 +220,10 @@ test('start: a fresh worker\'s first job starts writing within 2.5 s of the requ
     // WebM's job 2 records 1 s: shorter than FFmpeg may take to probe its input (-analyzeduration
     // 3 s), which once made a 1 s job fail with "the recorded parts hold no decodable media"; a
     // part now ends only once FFmpeg has written. (1.13-1.14 s recorded in four runs.) MP4's
-    // stays at 4 s: a 1 s MP4 held 0.3-1.25 s in six runs; SIGINT makes FFmpeg drop what it
-    // had read but not yet muxed, and MP4 (AAC encode, fragments) has more of it. A product
-    // issue, open (docs/PERFORMANCE.md "Recording start").
+    // stays at 4 s: a 1 s MP4 held 0.3-1.25 s in six runs. Not yet explained; the suspicion is
+    // that FFmpeg, stopped by SIGINT, drops what it has read but not muxed yet (MP4 re-encodes
+    // the audio and writes fragments), which ending its input (RTCP BYE) instead would avoid.
+    // A product issue, open.
     for (const [k, bound, seconds] of [[1, 2.5, 4], [2, 2, format === 'webm' ? 1 : 4]] as const) {
       const res = await post(ctx, `/rooms/${room}/recordings`, { format, maxDurationSec: seconds });
       assert.is(res.status, 202);
