@@ -46,6 +46,14 @@ test('files in one process: the one that dies is named, those after it count as 
   assert.is(hooks.failed, 1);
 });
 
+test('each test and hook is timed, slowest first', async () => {
+  const [f] = (await runJob(['fixtures/runner/timed.ts'], opts)).files;
+  assert.is(f.passed, 3);
+  assert.equal(f.steps.slice(0, 3).map((x) => x.what), ['slow', 'middling', 'before hook of suite "timed"']);
+  const ms = Object.fromEntries(f.steps.map((x) => [x.what, x.ms]));
+  assert.ok(ms.slow >= 590 && ms.slow < 3000 && ms.middling >= 290 && ms.quick < 200, JSON.stringify(f.steps));
+});
+
 test('a file over its time limit is killed, and the test it hung in is named', async () => {
   const [f] = (await runJob(['fixtures/runner/hang.ts'], { live: false, limitMs: 3000 })).files;
   assert.is(f.passed, 1);
