@@ -99,7 +99,9 @@ test('npm run demo: a live room "demo" with three coloured, beeping publishers; 
   await exited;
   assert.not.ok(left, `everything npm run demo started has exited within 20 s of Ctrl-C (output: ${out.slice(-800)})`);
   console.log(`  Ctrl-C: every process gone after ${(performance.now() - t0).toFixed(0)} ms`);
-  assert.match(out, /stopped/, 'the server says it stopped');
+  // Once (2026-11-27, run F1) its last line was missing though every process had exited: the
+  // output's end says what the server did print.
+  assert.match(out, /stopped/, `the server says it stopped (the output's end: ${out.slice(-600)})`);
 });
 
 function groupAlive(pgid: number): boolean {
