@@ -125,17 +125,15 @@ export class Room extends EventEmitter<RoomEvents> implements MixSource {
     return this._closed;
   }
 
-  /**
-   * Starts the mixer. `forMember`: the room is created by a publisher or subscriber joining, so
-   * its first process encodes the always-on rungs from the start (not a second process swapped
-   * in when the member lands).
-   */
-  start({ forMember = false } = {}): Promise<void> {
-    if (forMember) this.expectMember();
+  start(): Promise<void> {
     return this.mixer.start();
   }
 
-  /** A publisher or subscriber is joining: the always-on rungs are encoded from now (held while its offer is answered). */
+  /**
+   * A publisher or subscriber is joining: the always-on rungs are encoded from now (held while
+   * its offer is answered). Called before start(), the first process encodes them (no swap when
+   * the member lands).
+   */
   expectMember(ms = 10_000): void {
     if (this._closed) return;
     for (const rung of this.alwaysOnRungs) this.delivery.hold(rung, ms);

@@ -91,7 +91,8 @@ export class RoomRegistry {
     const p = (async () => {
       const room = new Room(name, { iceServers: this.opts.iceServers, settings, limits: this.opts.limits, network: this.opts.network });
       try {
-        await room.start({ forMember });
+        if (forMember) room.expectMember();
+        await room.start();
       } catch (err) {
         await room.close();
         log.error({ room: name, err }, 'room could not start');
