@@ -57,6 +57,7 @@ const PARALLEL_ORDER = [
   'e2e/voice-limiter.test.ts',
   'e2e/ffmpeg-process.test.ts',
   'e2e/tmp-sweep.test.ts',
+  'e2e/recordings-api.test.ts',
 ];
 const PARALLEL = new Set(PARALLEL_ORDER);
 

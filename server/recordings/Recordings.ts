@@ -152,12 +152,13 @@ export class Recordings {
 
   /**
    * The job and its state read together: a job read just before its worker finished it has no
-   * result, while its state, read a moment later, is already `done` (seen in a full run: `done`
-   * with `result: null`). Such a job is read again.
+   * result and no `finishedOn`, while its state, read a moment later, is already `done` or
+   * `failed` (seen in full runs: `done` with `result: null`, and `failed` whose error was only
+   * "failed" because the failure's reason was not in the job read). Such a job is read again.
    */
   private async consistent(job: Job<RecordingJobData, RecordingResult>): Promise<[Job<RecordingJobData, RecordingResult>, RecordingState | null]> {
     const state = await this.stateOf(job);
-    if (state === 'done' && job.returnvalue == null) {
+    if ((state === 'done' || state === 'failed') && !job.finishedOn) {
       const fresh = await this.redis(() => this.queue.getJob(job.id!));
       if (fresh) return [fresh, state];
     }
