@@ -171,7 +171,7 @@ async function ramp(env: Record<string, string>, media: Media, max: number, labe
         limit = `admission control refused room ${r} (${err.body.slice(0, 120)})`;
         break;
       }
-      await sleep(4000); // settle: mixer start, rungs, adaptation, jitter buffers
+      await sleep(values.smoke ? 2000 : 4000); // settle: mixer start, rungs, adaptation, jitter buffers
       const step = await measure(server, rooms, idle);
       steps.push(step);
       console.log(`  ${label} ${r} room(s): ${show(step)}`);
