@@ -11,7 +11,7 @@
 
 import { runChild } from './helpers/runner/child.ts';
 import { describeFlaky, rerunFailed } from './helpers/runner/retry.ts';
-import { liveChildren, runJob, startJob, type FileResult, type JobResult } from './helpers/runner/file-run.ts';
+import { liveChildren, runJob, type FileResult, type JobResult } from './helpers/runner/file-run.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -144,26 +144,10 @@ async function runAll(jobs: string[][], concurrency: number): Promise<void> {
   await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
 }
 
-/**
- * One file at a time, each file's process started while the one before runs: it loads its
- * imports meanwhile (~1.1 s of a start; helpers/runner/warm.ts) and begins when that one ends.
- */
-async function runInTurn(jobs: string[][]): Promise<void> {
-  const o = { live: true, limitMs: LIMIT_MS };
-  let next = jobs.length ? startJob(jobs[0], o, true) : null;
-  for (let i = 0; i < jobs.length; i++) {
-    const now = next!;
-    console.log(`\n── ${label(jobs[i])} ──`);
-    const running = now.go();
-    next = i + 1 < jobs.length ? startJob(jobs[i + 1], o, true) : null;
-    report(jobs[i], await running, false);
-  }
-}
-
 const t0 = performance.now();
 await runAll(parallel, JOBS);
 const parallelMs = performance.now() - t0;
-await runInTurn(alone);
+await runAll(alone, 1);
 const failedFirst = results.filter((f) => f.failed && !f.name.startsWith('unit/'));
 if (RETRIES && failedFirst.length) console.log(`\n${failedFirst.length} end-to-end file(s) failed; each runs once more, alone: ${failedFirst.map((f) => f.name).join(', ')}`);
 const { results: finalResults, flaky } = await rerunFailed(results, RETRIES, async (name, attempt) => {

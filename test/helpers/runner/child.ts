@@ -1,14 +1,12 @@
 // One runner child: runs the given test files (paths relative to test/) with uvu, marks what it
 // does on fd 3 (marks.ts), and exits explicitly once uvu's summary is printed: what a test left
 // running (a peer's native threads, a timer) must not decide when, or whether, the process ends.
-// Started ahead of its turn (warm.ts), it loads its file's imports first and waits for the go.
 
 import { register } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { run } from 'uvu/run';
 import { mark } from './marks.ts';
-import { untilGo, warmImports, WARM_ENV } from './warm.ts';
 
 export async function runChild(names: string[]): Promise<never> {
   register('./resolve-hooks.mjs', import.meta.url);
@@ -18,11 +16,6 @@ export async function runChild(names: string[]): Promise<never> {
     return { name, file };
   });
   (globalThis as any).__mcuTestFiles = suites.map((s) => s.name);
-  if (process.env[WARM_ENV]) {
-    delete process.env[WARM_ENV];
-    await warmImports(suites[0].file, fs.readFileSync(suites[0].file, 'utf8'));
-    await untilGo();
-  }
   await run(suites, { bail: false });
   // Node prints a warning (a listener leak) on a later turn of the loop: let it out before exit,
   // so the runner sees it.

@@ -5,7 +5,6 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { MARKS_FD_ENV, type Mark } from './marks.ts';
-import { WARM_ENV } from './warm.ts';
 
 export interface FileResult {
   name: string;
@@ -69,44 +68,14 @@ function describeActivity(m: Mark | null): string {
 /** The children running now (the runner ends them when it is interrupted). */
 export const liveChildren = new Set<ChildProcess>();
 
-export function runJob(names: string[], o: JobOptions): Promise<JobResult> {
-  return startJob(names, o, false).go();
-}
-
-/**
- * Spawns the child for `names` now. With `warm` it loads its file's imports and waits (warm.ts):
- * `go()` starts its tests, and its time and time limit count from then; what it prints before is
- * held and shown after the output of the file running now.
- */
-export function startJob(names: string[], o: JobOptions, warm: boolean): { go(): Promise<JobResult> } {
+export async function runJob(names: string[], o: JobOptions): Promise<JobResult> {
+  const started = performance.now();
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/run.ts', '--one', ...names], {
-    stdio: [warm ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe'],
-    env: { ...process.env, [MARKS_FD_ENV]: '3', ...(warm ? { [WARM_ENV]: '1' } : {}), ...(process.stdout.isTTY && !process.env.NO_COLOR ? { FORCE_COLOR: '1' } : {}) },
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    env: { ...process.env, [MARKS_FD_ENV]: '3', ...(process.stdout.isTTY && !process.env.NO_COLOR ? { FORCE_COLOR: '1' } : {}) },
   });
   liveChildren.add(child);
   child.once('exit', () => liveChildren.delete(child));
-  child.stdin?.on('error', () => {}); // a child that died while warming: its exit says so
-  const exited = new Promise<[number | null, string | null]>((r) => child.once('exit', (c, s) => r([c, s])));
-  const closed = new Promise<void>((r) => child.once('close', () => r()));
-  let live = false;
-  let held = '';
-  const run = collect(child, names, o, (d, to) => (live ? to.write(d) : (held += d)));
-  return {
-    go() {
-      if (o.live) {
-        live = true;
-        if (held) process.stdout.write(held);
-      }
-      child.stdin?.end();
-      return run(exited, closed);
-    },
-  };
-}
-
-type Sink = (d: Buffer, to: NodeJS.WriteStream) => void;
-
-/** Reads a child's output and marks from its spawn; the function it returns waits for its end, timed from its call (the go). */
-function collect(child: ChildProcess, names: string[], o: JobOptions, sink: Sink) {
   let output = '';
   let stderr = '';
   const secrets: string[] = [];
@@ -131,7 +100,7 @@ function collect(child: ChildProcess, names: string[], o: JobOptions, sink: Sink
     scan(SECRET_RE, secrets, (m) => `${m[0].slice(0, 12)}…`);
     scan(NODE_WARNING_RE, warnings, (m) => `${m[1]}: ${m[2]}`);
     carry = text.slice(-300);
-    if (o.live) sink(d, to);
+    if (o.live) to.write(d);
     else output += d;
   };
   child.stdout!.on('data', (d: Buffer) => emit(d, process.stdout));
@@ -180,55 +149,53 @@ function collect(child: ChildProcess, names: string[], o: JobOptions, sink: Sink
     }
   });
 
-  return async (exited: Promise<[number | null, string | null]>, closed: Promise<void>): Promise<JobResult> => {
-    const started = performance.now();
-    let timedOut = false;
-    const timer = setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), o.limitMs);
-    const [code, signal] = await exited;
-    clearTimeout(timer);
-    // The last output and marks, unless something it spawned still holds its stdout open.
-    await Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]);
-    const wallMs = performance.now() - started;
+  let timedOut = false;
+  const timer = setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), o.limitMs);
+  const closed = new Promise<void>((r) => child.once('close', () => r()));
+  const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.once('exit', (c, s) => r([c, s])));
+  clearTimeout(timer);
+  // The last output and marks, unless something it spawned still holds its stdout open.
+  await Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]);
+  const wallMs = performance.now() - started;
 
-    const results: FileResult[] = names.map((name) => {
-      const f = files.get(name)!;
-      const outcomes = [...f.outcomes.values()];
-      return {
-        name,
-        passed: outcomes.filter((x) => x.ev === 'pass').length,
-        failed: outcomes.filter((x) => x.ev === 'fail').length,
-        skipped: outcomes.flatMap((x) => (x.ev === 'skip' ? [{ test: x.test, reason: x.reason }] : [])),
-        failures: outcomes.flatMap((x) => (x.ev === 'fail' ? [{ test: x.hook ? `${x.hook} hook${x.test ? ` of "${x.test}"` : ''}` : x.test, error: x.error ?? '' }] : [])),
-        leftOpen: f.leftOpen,
-        steps: f.steps.sort((a, b) => b.ms - a.ms),
-        durationMs: names.length === 1 ? wallMs : f.lastAt - f.firstAt,
-        cpuMs: names.length === 1 ? cpuMs : undefined,
-        problem: null,
-      };
-    });
+  const results: FileResult[] = names.map((name) => {
+    const f = files.get(name)!;
+    const outcomes = [...f.outcomes.values()];
+    return {
+      name,
+      passed: outcomes.filter((x) => x.ev === 'pass').length,
+      failed: outcomes.filter((x) => x.ev === 'fail').length,
+      skipped: outcomes.flatMap((x) => (x.ev === 'skip' ? [{ test: x.test, reason: x.reason }] : [])),
+      failures: outcomes.flatMap((x) => (x.ev === 'fail' ? [{ test: x.hook ? `${x.hook} hook${x.test ? ` of "${x.test}"` : ''}` : x.test, error: x.error ?? '' }] : [])),
+      leftOpen: f.leftOpen,
+      steps: f.steps.sort((a, b) => b.ms - a.ms),
+      durationMs: names.length === 1 ? wallMs : f.lastAt - f.firstAt,
+      cpuMs: names.length === 1 ? cpuMs : undefined,
+      problem: null,
+    };
+  });
 
-    const tail = stderr.trimEnd().split('\n').slice(-(o.stderrTail ?? 20)).map((l) => `      | ${l}`).join('\n');
-    const withTail = (s: string) => (stderr.trim() ? `${s}\n    last lines of its stderr:\n${tail}` : `${s}\n    (nothing on its stderr)`);
-    const anyFailed = results.some((r) => r.failed > 0);
-    if (!done) {
-      const how = timedOut ? `was killed after ${Math.round(o.limitMs / 1000)} s (time limit)` : signalOrCode(code, signal);
-      const at = results.findIndex((r) => r.name === activeFile);
-      const f = files.get(activeFile)!;
-      const notRun = Math.max(0, f.registered - f.outcomes.size);
-      results[at].failed++;
-      results[at].problem = withTail(
-        `the process ${how} before uvu's summary, ${describeActivity(activity)}` + (notRun ? `\n    ${notRun} of its ${f.registered} tests did not finish` : ''),
-      );
-      const rest = results.slice(at + 1);
-      for (const r of rest) r.failed++;
-      if (rest.length) results[at].problem += `\n    not run, so counted as failed: ${rest.map((r) => r.name).join(', ')}`;
-    } else if (signal || (code !== 0 && !anyFailed)) {
-      // Every result is on record; the process failed on its way out (a native module's teardown,
-      // e.g. @roamhq/wrtc with a peer connection left open). A failure of the last file, as what it is.
-      const last = results[results.length - 1];
-      last.failed++;
-      last.problem = withTail(`its tests finished and uvu printed its summary, then the process ${signalOrCode(code, signal)} while exiting (a native module's teardown? close what the tests opened in their after hooks)`);
-    }
-    return { files: results, output, secrets, warnings, wallMs };
-  };
+  const tail = stderr.trimEnd().split('\n').slice(-(o.stderrTail ?? 20)).map((l) => `      | ${l}`).join('\n');
+  const withTail = (s: string) => (stderr.trim() ? `${s}\n    last lines of its stderr:\n${tail}` : `${s}\n    (nothing on its stderr)`);
+  const anyFailed = results.some((r) => r.failed > 0);
+  if (!done) {
+    const how = timedOut ? `was killed after ${Math.round(o.limitMs / 1000)} s (time limit)` : signalOrCode(code, signal);
+    const at = results.findIndex((r) => r.name === activeFile);
+    const f = files.get(activeFile)!;
+    const notRun = Math.max(0, f.registered - f.outcomes.size);
+    results[at].failed++;
+    results[at].problem = withTail(
+      `the process ${how} before uvu's summary, ${describeActivity(activity)}` + (notRun ? `\n    ${notRun} of its ${f.registered} tests did not finish` : ''),
+    );
+    const rest = results.slice(at + 1);
+    for (const r of rest) r.failed++;
+    if (rest.length) results[at].problem += `\n    not run, so counted as failed: ${rest.map((r) => r.name).join(', ')}`;
+  } else if (signal || (code !== 0 && !anyFailed)) {
+    // Every result is on record; the process failed on its way out (a native module's teardown,
+    // e.g. @roamhq/wrtc with a peer connection left open). A failure of the last file, as what it is.
+    const last = results[results.length - 1];
+    last.failed++;
+    last.problem = withTail(`its tests finished and uvu printed its summary, then the process ${signalOrCode(code, signal)} while exiting (a native module's teardown? close what the tests opened in their after hooks)`);
+  }
+  return { files: results, output, secrets, warnings, wallMs };
 }
