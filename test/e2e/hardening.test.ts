@@ -163,14 +163,20 @@ test('SSE: 50 event streams opened and dropped by their clients leave no listene
     const count = () => r.listenerCount('event') + r.listenerCount('closed');
     const before = count();
     const aborts: AbortController[] = [];
+    // Each Response is held until its stream is dropped: undici cancels the body of a Response
+    // that is garbage-collected unread, which closes that stream early (run C1, 2026-11-27:
+    // a GC during the wait below took some of the 50 listeners away before it counted them).
+    const held: Response[] = [];
     for (let i = 0; i < 50; i++) {
       const ac = new AbortController();
       const res = await fetch(`${server.url}/rooms/sse/events`, { signal: ac.signal });
       assert.is(res.status, 200);
       aborts.push(ac);
+      held.push(res);
     }
-    await waitFor(() => count() >= before + 50, 2000, 'the streams to listen');
+    await waitFor(() => count() >= before + 50, 2000, () => `the streams to listen (${count() - before} of 50)`);
     for (const ac of aborts) ac.abort();
+    held.length = 0;
     await waitFor(() => count() === before, 3000, () => `listeners back to ${before} (now ${count()})`);
   });
 });
