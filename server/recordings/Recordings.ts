@@ -12,6 +12,7 @@ import { RECORDING_FORMATS, type RecordingFormat } from '../../pipeline/media/re
 import { signToken } from '../../pipeline/auth/tokens.ts';
 import { log as rootLog } from '../../workers/log.ts';
 import {
+  catchOrphanErrors,
   finalFileName,
   PART_FILE,
   RECORDING_ID,
@@ -59,6 +60,7 @@ export class Recordings {
     this.queue.on('error', (err: Error) => {
       this.lastError = err.message;
     });
+    catchOrphanErrors(this.queue, (err) => log.warn({ err: err.message }, 'the Redis connection of the closed recordings queue failed (ignored)'));
     void this.queue.client.then((c) => c.on('ready', () => (this.lastError = '')), () => {});
   }
 

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker, type Job } from 'bullmq';
 import { Recordings } from '../../server/recordings/Recordings.ts';
-import { redisOptions } from '../../workers/recorder/jobs.ts';
+import { catchOrphanErrors, redisOptions } from '../../workers/recorder/jobs.ts';
 import { redisUnavailableReason, testRedis, type TestRedis } from '../helpers/redis.ts';
 import { skip } from '../helpers/skip.ts';
 import { waitFor } from '../helpers/peers.ts';
@@ -74,6 +74,27 @@ test('a job read before its worker completed it is described with its result', a
   } finally {
     await recordings.close();
   }
+});
+
+// Run D4 (2026-11-27): the server exited with code 1 while stopping, on BullMQ's INFO failing
+// after the queue had closed (its connection's listeners gone). Here that late failure is
+// injected: the connection emits 'error' after close() as BullMQ's start would.
+test("the queue's connection failing after close() does not end the process", async () => {
+  if (!ctx.redis) return skip('no Redis');
+  const recordings = new Recordings({ redisUrl: ctx.redis.url, queue: 'rec-api-late', recordingsDir: ctx.dir!, publicUrl: () => 'http://127.0.0.1:1', authSecret: null });
+  await recordings.list(); // connected and started
+  const conn = (recordings as unknown as { queue: { connection: import('node:events').EventEmitter } }).queue.connection;
+  await recordings.close();
+  assert.is(conn.listenerCount('error'), 0, 'BullMQ removed the connection\'s listeners on close');
+  assert.not.throws(() => conn.emit('error', new Error("Stream isn't writeable and enableOfflineQueue options is false")));
+  // A Worker's connections alike (the recorder process).
+  const worker = new Worker('rec-api-late', async () => null, { connection: redisOptions(ctx.redis.url), autorun: false });
+  const seen: string[] = [];
+  catchOrphanErrors(worker, (err) => seen.push(err.message));
+  await worker.close();
+  const wconn = (worker as unknown as { connection: import('node:events').EventEmitter }).connection;
+  assert.not.throws(() => wconn.emit('error', new Error('late')));
+  assert.equal(seen, ['late']);
 });
 
 test.run();

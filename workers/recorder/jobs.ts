@@ -81,3 +81,27 @@ export function redisOptions(url: string): RedisOptions {
     tls: u.protocol === 'rediss:' ? {} : undefined,
   };
 }
+
+/**
+ * BullMQ (5.81) closes a connection by removing every listener from it while the connection's
+ * start (wait for Redis, then INFO) may still be in flight; when that start then fails, the
+ * connection emits 'error' with nobody listening, which throws and ends the process. Seen once in
+ * a CI run: a server stopping exited with code 1 on "Stream isn't writeable and
+ * enableOfflineQueue options is false" from BullMQ's INFO. From here on, an 'error' the
+ * connections of `owner` (a Queue or a Worker) emit with no listener goes to `onOrphan` instead.
+ */
+export function catchOrphanErrors(owner: object, onOrphan: (err: Error) => void): void {
+  const o = owner as { connection?: unknown; blockingConnection?: unknown };
+  for (const conn of [o.connection, o.blockingConnection]) {
+    const c = conn as { emit?: (event: string | symbol, ...args: unknown[]) => boolean; listenerCount?: (event: string) => number } | undefined;
+    if (!c || typeof c.emit !== 'function' || typeof c.listenerCount !== 'function') continue;
+    const emit = c.emit.bind(c);
+    c.emit = (event, ...args) => {
+      if (event === 'error' && c.listenerCount!('error') === 0) {
+        onOrphan(args[0] instanceof Error ? args[0] : new Error(String(args[0])));
+        return false;
+      }
+      return emit(event, ...args);
+    };
+  }
+}

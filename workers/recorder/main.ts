@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { runRecording } from './RecordingJob.ts';
-import { DEFAULT_QUEUE, redisOptions, type RecordingJobData, type RecordingResult } from './jobs.ts';
+import { catchOrphanErrors, DEFAULT_QUEUE, redisOptions, type RecordingJobData, type RecordingResult } from './jobs.ts';
 import { stopAllFfmpeg } from '../ffmpeg/FfmpegProcess.ts';
 import { envInt } from '../../pipeline/env.ts';
 import { log as rootLog, type Logger } from '../log.ts';
@@ -98,6 +98,7 @@ export function startRecorder(config: RecorderConfig, logger: Logger = rootLog):
       autorun: false,
     },
   );
+  catchOrphanErrors(worker, (err) => log.warn({ err: err.message }, 'a Redis connection of the closed worker failed (ignored)'));
   const warm = warmUp().then((ms) => {
     log.info({ ms }, 'warmed up (FFmpeg, WebRTC)');
     if (!shutdown.signal.aborted) void worker.run().catch((err) => log.error({ err }, 'the worker stopped'));
