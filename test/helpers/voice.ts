@@ -164,6 +164,52 @@ export function align(recEnv: Float64Array, loopEnv: Float64Array): { lag: numbe
 }
 
 /**
+ * The loop's envelope lined up with a recording piece by piece (`pieceFrames` each): what a
+ * subscriber hears can shift against the loop while it is recorded (the mixer's audio queue cuts
+ * a backlog, an underrun inserts silence: tens of ms at a time, ~110 ms over one 10 s recording
+ * in a CI run), and a single lag then puts speech onsets into "pauses". After the best single
+ * lag, each piece takes its own within `slackFrames` of the previous piece's and `maxShiftFrames`
+ * of the single lag (a piece that fits none well, r < 0.5, keeps the previous lag). `r` is the whole recording's correlation with the
+ * reference so built; `shiftFrames` the farthest a piece's lag moved from the single lag.
+ */
+export function alignPiecewise(recEnv: Float64Array, loopEnv: Float64Array, pieceFrames = 100, slackFrames = 15, maxShiftFrames = 30): { lag: number; r: number; ref: Float64Array; shiftFrames: number } {
+  const whole = align(recEnv, loopEnv);
+  const L = loopEnv.length;
+  const ref = new Float64Array(recEnv.length);
+  let lag = whole.lag;
+  let shiftFrames = 0;
+  for (let start = 0; start < recEnv.length; start += pieceFrames) {
+    const end = Math.min(recEnv.length, start + pieceFrames);
+    const piece = recEnv.subarray(start, end);
+    const cand = new Float64Array(end - start);
+    let best = { d: 0, r: -2 };
+    // 0, -1, +1, -2, +2 …: of equal fits the smallest move wins.
+    for (let k = 0; k <= 2 * slackFrames; k++) {
+      const d = k % 2 ? -(k + 1) / 2 : k / 2;
+      const l = (((lag + d) % L) + L) % L;
+      if (Math.abs(((((l - whole.lag) % L) + L + L / 2) % L) - L / 2) > maxShiftFrames) continue;
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let i = start; i < end; i++) {
+        const v = loopEnv[(i + l) % L];
+        cand[i - start] = v;
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+      if (hi - lo < 1e-6) continue; // the reference is a pause throughout here: it has no say
+      const r = pearson(piece, cand);
+      if (r > best.r + 1e-9) best = { d, r };
+    }
+    // A piece that fits no lag well (a pause in the recording, an edge at its border) keeps the last one.
+    if (best.r >= 0.5) lag = (((lag + best.d) % L) + L) % L;
+    for (let i = start; i < end; i++) ref[i] = loopEnv[(i + lag) % L];
+    const moved = Math.abs(((((lag - whole.lag) % L) + L + L / 2) % L) - L / 2);
+    shiftFrames = Math.max(shiftFrames, moved);
+  }
+  return { lag: whole.lag, r: pearson(recEnv, ref), ref, shiftFrames };
+}
+
+/**
  * Frames of the recording where the aligned clean reference is a pause: silent there and
  * for `marginFrames` either side (so speech tails and codec/filter delay do not count).
  */
