@@ -169,8 +169,9 @@ export function align(recEnv: Float64Array, loopEnv: Float64Array): { lag: numbe
  * a backlog, an underrun inserts silence: tens of ms at a time, ~110 ms over one 10 s recording
  * in a CI run), and a single lag then puts speech onsets into "pauses". After the best single
  * lag, each piece takes its own within `slackFrames` of the previous piece's and `maxShiftFrames`
- * of the single lag (a piece that fits none well, r < 0.5, keeps the previous lag). `r` is the whole recording's correlation with the
- * reference so built; `shiftFrames` the farthest a piece's lag moved from the single lag.
+ * of the single lag (a piece that fits none well, r < 0.5, keeps the previous lag). `r` is the
+ * whole recording's correlation with the reference so built; `shiftFrames` the farthest a
+ * piece's lag moved from the single lag.
  */
 export function alignPiecewise(recEnv: Float64Array, loopEnv: Float64Array, pieceFrames = 100, slackFrames = 15, maxShiftFrames = 30): { lag: number; r: number; ref: Float64Array; shiftFrames: number } {
   const whole = align(recEnv, loopEnv);
