@@ -39,6 +39,28 @@ test('loss window: older reports leave after 3 s, a reset forgets them all, the 
   assert.is(w.percent(), 100);
 });
 
+test('loss window: after a reset with the next sequence number, reports from before the receiver saw it are not kept', () => {
+  const w = new LossWindow();
+  w.add(0, 65_530, 0);
+  w.add(0, 65_535, 1000);
+  // Video paused (a step down to audio) after seq 65535; the last 20 sent before it were lost
+  // at the link, which the receiver cannot know yet. It resumes with seq 0 (a wrap).
+  w.reset(65_536);
+  w.add(0, 65_535, 2000); // still before the resume
+  assert.is(w.percent(), null);
+  // The first packets after the resume arrive: the receiver counts the old tail lost at once.
+  w.add(20, 65_536 + 50, 3000);
+  w.add(20, 65_536 + 150, 4000);
+  assert.is(w.percent(), 0, 'the old tail is not this stream\'s loss');
+  // Without the sequence number, the report from before the resume is the baseline and the
+  // tail lands in the window: what sent e2e/adaptation's subscriber back to audio.
+  const old = new LossWindow();
+  old.reset();
+  old.add(0, 65_535, 2000);
+  old.add(20, 65_535 + 50, 3000);
+  assert.is(old.percent(), 40);
+});
+
 test('RTCP silence: nothing before the first RTCP; 3 × the longest gap, floored and capped', () => {
   const s = new RtcpSilence(5000, true);
   assert.is(s.overdue(1e9), null, 'never sent RTCP: left to ICE/DTLS');

@@ -37,10 +37,13 @@ export class ForwardedTrack {
     this.loss.add(report.packetsLost, report.highestSequence, performance.now());
   }
 
-  /** Forget earlier reports: after a rung switch they describe another stream. */
+  /** Forget earlier reports: after a rung switch they describe another stream (LossWindow.reset). */
   resetFeedback(): void {
-    this.loss.reset();
+    this.loss.reset(this.lastSeq === null ? null : this.lastSeq + 1);
   }
+
+  /** Sequence number of the last packet forwarded (null: none yet). */
+  private lastSeq: number | null = null;
 
   /** Video codec of this track ('vp8' | 'h264'); decides how keyframes are recognised. */
   get codec(): 'vp8' | 'h264' {
@@ -74,6 +77,7 @@ export class ForwardedTrack {
     if (!CONTENT_SR) contentAt = null;
     const r = this.stream.rewrite(source, packet, performance.now());
     if (!r) return false;
+    this.lastSeq = r.sequenceNumber;
     const s = this.sender;
     if (this.fast && this.dropForTest > 0 && s?.codec) {
       // Fault injection (tests): kept in the history as sent, never put on the wire.
