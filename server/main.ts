@@ -15,6 +15,7 @@ import { errorMiddleware } from './http/problems.ts';
 import { createApp } from './http/app.ts';
 import { RoomRegistry } from './rooms/RoomRegistry.ts';
 import { stopAllFfmpeg } from '../workers/ffmpeg/FfmpegProcess.ts';
+import { posixSpawnAddon, spawnMethod } from '../workers/ffmpeg/spawnChild.ts';
 import { MemoryTrimmer } from '../workers/mallocTrim.ts';
 import { Monitor } from './stats/Monitor.ts';
 import { readiness } from './readiness.ts';
@@ -59,6 +60,7 @@ export async function startServer(overrides: Partial<ReturnType<typeof loadConfi
     /* reported where audio is decoded */
   }
   fastSendAddon();
+  posixSpawnAddon();
   const tokens = await TokenService.create({
     secret: config.authSecret,
     publicKeyFile: config.authPublicKeyFile,
@@ -216,7 +218,7 @@ async function main(): Promise<void> {
   const swept = sweepStaleTempDirs();
   if (swept) log.info({ removed: swept }, 'removed temporary files of processes that are gone');
   const running = await startServer(config);
-  log.info({ host: config.host, port: running.port, ice: config.ice }, `listening on http://${config.host}:${running.port}`);
+  log.info({ host: config.host, port: running.port, ice: config.ice, spawn: spawnMethod() }, `listening on http://${config.host}:${running.port}`);
   if (running.metricsUrl) log.info({ metrics: running.metricsUrl }, 'metrics listener');
   if (!config.authSecret && !config.authPublicKeyFile && !config.authJwksUrl) {
     log.warn('OPEN MODE: MCU_AUTH_SECRET is not set: anyone who can reach this server can publish, watch, record and administer. Set it for any deployment.');

@@ -1,4 +1,4 @@
-// bench:join, bench:browser, bench/room-profile and bench/ssim in smoke mode: they run to completion
+// bench:join, bench:browser, bench/room-profile, bench/ssim and bench:spawn in smoke mode: they run to completion
 // and produce their figures (not values). The other benchmarks are in bench-smoke.
 
 import { test } from 'uvu';
@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { finite, runBench } from '../helpers/bench-smoke.ts';
 import { chromiumUnavailable } from '../helpers/browser.ts';
 import { skip } from '../helpers/skip.ts';
+import { posixSpawnAddon } from '../../workers/ffmpeg/spawnChild.ts';
 
 test('bench:join produces MCU and direct-call figures and their ratio', () => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/join.ts', '--smoke'], { encoding: 'utf8', timeout: 120_000 });
@@ -41,6 +42,13 @@ test('bench/room-profile and bench/ssim produce a stage cost, and a tile SSIM wi
   assert.match(ssim.stdout, /ssim: current \(-threads \d\): [\d.]+ \(0 below current\)/);
   assert.ok(ssim.result.results.length >= 2, JSON.stringify(ssim.result));
   for (const r of ssim.result.results) assert.ok(r.ssimTile > 0.5 && r.ssimTile <= 1 && finite(r.cpuCoresPerCopy) && r.cpuCoresPerCopy > 0, JSON.stringify(r));
+});
+
+test('bench:spawn produces the event-loop cost of a spawn, fork against posix_spawn, at two sizes', () => {
+  if (!posixSpawnAddon()) return skip('native/posixspawn is not built (npm run build:posixspawn), or MCU_SPAWN=node');
+  const { stdout, result } = runBench('spawn');
+  assert.match(stdout, /spawn at \d+ MB RSS: fork p50 [\d.]+ .*\| fork \/ posix_spawn [\d.]+x/);
+  for (const v of [result.floor.fork.p50Ms, result.floor.posixSpawn.p50Ms, result.big.fork.p50Ms, result.big.posixSpawn.p50Ms, result.forkOverPosixSpawnP50]) assert.ok(finite(v) && v > 0, JSON.stringify(result));
 });
 
 test.run();

@@ -5,13 +5,14 @@
 // fluent-ffmpeg is gone).
 
 import { EventEmitter } from 'node:events';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { specToArgv, type FfmpegSpec } from '../../pipeline/ffmpeg/spec.ts';
 import { packetsEndSec } from '../../pipeline/media/remux.ts';
 import { log as rootLog, type Logger } from '../log.ts';
 import { projectPath } from '../paths.ts';
+import { spawnChild, type Child } from './spawnChild.ts';
 
 export interface FfmpegExit {
   code: number | null;
@@ -64,7 +65,7 @@ export interface FfmpegProcessEvents {
 const TAIL_LINES = 30;
 
 export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
-  private readonly proc: ChildProcess;
+  private readonly proc: Child;
   private stopRequested = false;
   private stopPromise: Promise<FfmpegExit> | null = null;
   private readonly tail: string[] = [];
@@ -93,8 +94,10 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
     this.started.catch(() => {});
 
     const [file, args] = guardAvailable ? [GUARD, this.argv] : [bin, this.argv];
-    this.proc = spawn(file, args as string[], {
-      stdio: [opts.stdin ? 'pipe' : 'ignore', opts.stdout ? 'pipe' : 'ignore', 'pipe'],
+    // posix_spawn where the addon is built (no fork of the server; spawnChild.ts).
+    this.proc = spawnChild(file, args, {
+      stdin: !!opts.stdin,
+      stdout: !!opts.stdout,
       // The guard execs MCU_FFMPEG_BIN; the child's environment says which, ours is untouched.
       env: ffmpegEnv(guardAvailable ? { MCU_FFMPEG_BIN: bin } : {}),
     });
@@ -104,8 +107,8 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
     this.proc.stdout?.on('error', () => {});
 
     let partial = '';
-    this.proc.stderr!.setEncoding('utf8');
-    this.proc.stderr!.on('data', (chunk: string) => {
+    this.proc.stderr?.setEncoding('utf8');
+    this.proc.stderr?.on('data', (chunk: string) => {
       const lines = (partial + chunk).split(/\r?\n|\r/);
       partial = lines.pop() ?? '';
       for (const line of lines) if (line) this.onStderr(line);
