@@ -3,8 +3,9 @@
 // own process), and one subscriber taking audio + video in one stream (lip sync on) in its own
 // process, printing when each frame was decoded. After a quiet window (the floor: the same
 // subscriber's gaps with nothing changing), the room goes through 10 layout changes, a join and a
-// leave, then an H.264 viewer comes and goes (its rung is not always on: the mixer process is
-// swapped to add it, and again to drop it once it has lingered unwatched). Prints the longest
+// leave, then an H.264 viewer comes and goes (its rung is not always on: the H.264 lane's own
+// process starts for it and stops once the rung has lingered unwatched; until 2026-11-27 night the
+// room's one mixer process was swapped both times, under this VP8 subscriber). Prints the longest
 // gap and the count over 100 ms in each phase; the quiet phase is the floor measured in the
 // same run, and the changes' longest gap is printed as a ratio to it.
 //   npx tsx bench/frame-gap.ts [--quiet 8] [--pattern solid|noise] [--smoke]
@@ -99,15 +100,15 @@ try {
   events.push({ what: 'leave', at: performance.now() });
   await stop(joiner);
   await sleep(2000);
-  // The first H.264 viewer: the mixer swaps to a process that also encodes 720p-h264; after it
-  // leaves, the rung lingers (RUNG_LINGER_MS, 5 s) and the mixer swaps back.
-  events.push({ what: 'H.264 viewer joins (mixer swap)', at: performance.now() });
+  // The first H.264 viewer: the H.264 lane starts a process for 720p-h264; after it leaves, the
+  // rung lingers (RUNG_LINGER_MS, 5 s) and that process stops. `mixerSwaps` counts the VP8 one's.
+  events.push({ what: 'H.264 viewer joins (its lane starts)', at: performance.now() });
   const h264 = await WhepRtpClient.connect({ url: `${server.url}/rooms/${room}/whep?level=720p`, codec: 'H264' });
   let h264Frames = 0;
   h264.on('video', (p) => p.header.marker && h264Frames++);
   await waitFor(() => h264Frames > 10, 10_000, 'the H.264 viewer to receive frames');
   await sleep(1500);
-  events.push({ what: 'H.264 viewer leaves (swap back at ~5 s)', at: performance.now() });
+  events.push({ what: 'H.264 viewer leaves (lane stops at ~5 s)', at: performance.now() });
   await h264.close();
   await sleep(7500);
   const changesTo = performance.now();

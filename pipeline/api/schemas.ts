@@ -147,7 +147,11 @@ export const SCHEMAS: Record<string, Schema> = {
     settings: ref('RoomSettings'),
     activeSpeaker: nullable(str),
     layout: obj({ kind: { enum: [...LAYOUT_KINDS] }, fit: { enum: [...FIT_MODES] }, canvas: size, tiles: { type: 'array', items: ref('Tile') } }),
-    mixer: obj({ pid: nullable(int), epoch: int, capacity: int, restarts: int, processesStarted: int }, ['pid', 'capacity', 'restarts']),
+    mixer: obj({
+      pid: nullable(int), epoch: int, capacity: int, restarts: int, processesStarted: int,
+      // The H.264 rungs' own video process (docs/ARCHITECTURE.md "Lanes"); the fields above are the VP8 one's.
+      h264Lane: obj({ pid: nullable(int), epoch: int, rungs: { type: 'array', items: str }, processesStarted: int, restarts: int }),
+    }, ['pid', 'capacity', 'restarts']),
   }),
   Telemetry: obj(
     {

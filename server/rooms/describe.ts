@@ -92,6 +92,7 @@ export function describeRoom(room: RoomView) {
       ticks: stats.ticks,
       skippedTicks: stats.skippedTicks,
       keyframesForced: stats.keyframesForced,
+      h264Lane: stats.h264Lane,
     },
   };
 }

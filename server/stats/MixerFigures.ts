@@ -16,7 +16,7 @@ export interface MixedRoom {
 export interface MixerFigure {
   fps: number;
   encoderKbps: Record<string, number>;
-  /** Cores its video FFmpeg used (null: not known yet). */
+  /** Cores its video FFmpeg used, both lanes' (null: not known yet). */
   cpu: number | null;
 }
 
@@ -38,7 +38,9 @@ export class MixerFigures {
       const secs = (now - prev.at) / 1000;
       const byRung: Record<string, number> = {};
       for (const rung of mix.rungs) byRung[rung] = (((mix.videoBytesByRung[rung] ?? 0) - (prev.byRung[rung] ?? 0)) * 8) / secs / 1000;
-      fig = { fps: (mix.ticks - mix.skippedTicks - prev.ticks) / secs, encoderKbps: byRung, cpu: cpuOf(room.mixer.pid) };
+      const cpu = cpuOf(room.mixer.pid);
+      const h264 = mix.h264Lane.pid === null ? null : cpuOf(mix.h264Lane.pid);
+      fig = { fps: (mix.ticks - mix.skippedTicks - prev.ticks) / secs, encoderKbps: byRung, cpu: cpu === null ? null : cpu + (h264 ?? 0) };
       this.figures.set(room.name, fig);
     }
     this.prev.set(room.name, { at: now, ticks: mix.ticks - mix.skippedTicks, byRung: { ...mix.videoBytesByRung } });

@@ -50,6 +50,9 @@ test('a VP8 subscriber and an H.264-only subscriber both get the composite; H.26
     await waitFor(() => h264.keyframeTimes.length > 0 && h264.videoPackets() > 200, 10_000, 'H.264 packets');
     let j = await info(ctx);
     assert.equal([...j.mixer.rungs].sort(), [...DEFAULT_ALWAYS_ON_RUNGS, '720p-h264'].sort());
+    // The H.264 rung is its own video process, beside the VP8 one (docs/ARCHITECTURE.md "The ladder").
+    assert.ok(j.mixer.h264Lane.pid && j.mixer.h264Lane.pid !== j.mixer.pid, `the H.264 lane's process: ${JSON.stringify(j.mixer)}`);
+    assert.equal(j.mixer.h264Lane.rungs, ['720p-h264']);
     const sub = j.subscriptions.find((s: any) => s.codec === 'h264');
     assert.is(sub.rung, '720p-h264');
     // Decode what the H.264 subscriber received with FFmpeg and look at the tiles.
@@ -68,6 +71,7 @@ test('a VP8 subscriber and an H.264-only subscriber both get the composite; H.26
       j = await info(ctx);
       return encoded(j.mixer.rungs) === ALWAYS_ON;
     }, 8000 + RUNG_LINGER_MS, `the H.264 rung to stop once nobody needs it (after its ${RUNG_LINGER_MS} ms linger)`);
+    assert.is(j.mixer.h264Lane.pid, null, "the H.264 lane's process stopped");
   } finally {
     await h264.close();
     await vp8.close();
@@ -79,8 +83,8 @@ test('a PLI gets a keyframe within 150 ms; 100 PLIs a second are held to the rat
   const sub = await startRtpSubscriber(`${ctx.server.url}/rooms/${room}/whep`, 'VP8');
   try {
     await waitFor(() => sub.keyframeTimes.length > 0, 10_000, 'a first keyframe');
-    // Steady state: the previous test changed the set of rungs, which replaces the mixer
-    // (both processes run until the new one has media); measure once that is over.
+    // Steady state: the previous test changed the set of rungs, which started and stopped the
+    // H.264 lane's process beside the VP8 one; measure once that is over.
     await waitFor(async () => encoded((await info(ctx)).mixer.rungs) === ALWAYS_ON, 10_000, 'only the always-on rungs');
     await new Promise((r) => setTimeout(r, 2000));
     const latencies: number[] = [];

@@ -2,45 +2,14 @@
 // make-before-break replacement, a death replaced after the backoff, and close() waiting for
 // every process it stopped.
 
-import { EventEmitter } from 'node:events';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MixerStartTimeout, MixerSupervisor } from '../../workers/mixer/MixerSupervisor.ts';
 import type { MixerProcess } from '../../workers/mixer/MixerProcess.ts';
 import { FULL_MIX_KEY, videoStreamKey } from '../../pipeline/mixer/streamKey.ts';
+import { FakeProc, quietLog, tick } from '../helpers/fakeMixerProcess.ts';
 
-let pids = 100;
-
-/** Stands in for a MixerProcess: events, a pid, and a close() the test resolves. */
-class FakeProc extends EventEmitter {
-  readonly ffmpeg = { pid: ++pids, running: true, started: Promise.resolve(pids) };
-  readonly audio = { ffmpeg: { running: true } };
-  ownsAudioProcess = true;
-  allConnected = false;
-  lastPacketAt = 0;
-  closeCalls = 0;
-  private release!: () => void;
-  private readonly closed = new Promise<void>((r) => (this.release = r));
-  constructor(readonly name: string, readonly rungs: Array<{ id: string }>) {
-    super();
-  }
-  connect(): void {
-    this.allConnected = true;
-    this.emit('connected');
-  }
-  close(): Promise<void> {
-    this.closeCalls++;
-    this.ffmpeg.running = false;
-    return this.closed;
-  }
-  finishClose(): void {
-    this.release();
-  }
-  handOverAudio(): void {}
-}
-
-const quiet = { debug() {}, info() {}, warn() {}, error() {} } as any;
-const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+const quiet = quietLog;
 
 function setup(rungs = ['720p'], readyTimeoutMs = 2000) {
   const procs: FakeProc[] = [];

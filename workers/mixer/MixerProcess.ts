@@ -3,7 +3,8 @@
 // beside it the audio FFmpeg (AudioMixerProcess), so that video work never delays the audio.
 // The two start, are ready and are replaced together, except that a new pair made only for
 // other rungs adopts the serving pair's audio process (the audio is not switched when a watcher
-// of another rung comes or goes); either dying ends the pair. It does not pace or decide anything: RoomMixer
+// of another rung comes or goes); either dying ends the pair. A room's H.264 rungs run in a
+// process without audio (`withAudio` false; RoomMixer's H.264 lane). It does not pace or decide anything: RoomMixer
 // drives it tick by tick and replaces it when it dies.
 
 import type dgram from 'node:dgram';
@@ -55,8 +56,8 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   readonly dir: string;
   readonly ffmpeg: FfmpegProcess;
   readonly capacity: number;
-  /** The audio FFmpeg: voice chains, mix, mix-minus, limiter, Opus, meter. */
-  readonly audio: AudioMixerProcess;
+  /** The audio FFmpeg: voice chains, mix, mix-minus, limiter, Opus, meter (null: a video-only process). */
+  readonly audio: AudioMixerProcess | null;
   /** Whether close() stops the audio process too (false while adopted and not yet handed over). */
   private ownsAudio: boolean;
   private readonly audioListeners: Array<[string, (...args: any[]) => void]> = [];
@@ -89,13 +90,15 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     rungs: readonly RungSpec[],
     /** The serving pair's audio process, to adopt (same capacity) instead of starting one. */
     adopt: AudioMixerProcess | null = null,
+    /** false: video only, no audio process at all (the H.264 lane). */
+    withAudio = true,
   ): Promise<MixerProcess> {
     const denoiseModel = settings.denoiseModel === undefined ? rnnoiseModel() : settings.denoiseModel;
     const sockets = await RtpSocket.bindAll(rungs.map((r) => videoStreamKey(r.id)));
-    let audio: AudioMixerProcess;
-    const owns = !(adopt && adopt.capacity === placements.length);
+    let audio: AudioMixerProcess | null;
+    const owns = withAudio && !(adopt && adopt.capacity === placements.length);
     try {
-      audio = !owns ? adopt! : await AudioMixerProcess.start(
+      audio = !withAudio ? null : !owns ? adopt! : await AudioMixerProcess.start(
         `${name}/audio`,
         { ...settings, denoiseModel, voiceChain: settings.voiceChain ?? voiceChainEnabled() },
         placements.length,
@@ -108,7 +111,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     try {
       return new MixerProcess(name, { ...settings, denoiseModel, vp8Threads: settings.vp8Threads ?? vp8ThreadsFromEnv() }, placements, trigger, prerollVideo, rungs, dir, sockets, audio, owns);
     } catch (err) {
-      if (owns) await audio.close();
+      if (owns) await audio?.close();
       for (const s of sockets) s.close();
       fs.rmSync(dir, { recursive: true, force: true });
       throw err;
@@ -124,7 +127,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     rungs: readonly RungSpec[],
     dir: string,
     sockets: RtpSocket[],
-    audio: AudioMixerProcess,
+    audio: AudioMixerProcess | null,
     owns: boolean,
   ) {
     super();
@@ -159,6 +162,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     };
     this.ffmpeg.on('died', onDied);
     const listen = (event: string, fn: (...args: any[]) => void) => {
+      if (!audio) return;
       (audio as EventEmitter).on(event, fn);
       this.audioListeners.push([event, fn]);
     };
@@ -187,7 +191,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   }
 
   get commandChannelUp(): boolean {
-    return this.commands.connected && this.audio.commandChannelUp;
+    return this.commands.connected && (this.audio?.commandChannelUp ?? true);
   }
 
   /**
@@ -197,18 +201,18 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
    */
   get lastPacketAt(): number {
     if (!this.connectedAt) return 0;
-    const times = [this.audio.lastPacketAt, ...(this.rungs.length ? [this.lastVideoPacketAt] : [])];
-    return Math.min(...times.map((t) => t || this.connectedAt));
+    const times = [...(this.audio ? [this.audio.lastPacketAt] : []), ...(this.rungs.length ? [this.lastVideoPacketAt] : [])];
+    return times.length ? Math.min(...times.map((t) => t || this.connectedAt)) : this.connectedAt;
   }
 
   /** Datagrams dropped on the RTP sockets: not from this pair's FFmpegs, or not a whole RTP packet. */
   get droppedDatagrams(): number {
-    return this.audio.droppedDatagrams + this.sockets.reduce((n, s) => n + s.dropped, 0);
+    return (this.audio?.droppedDatagrams ?? 0) + this.sockets.reduce((n, s) => n + s.dropped, 0);
   }
 
   /** Every RTP socket of the pair, video first (fault injection and tests). */
   get udp(): dgram.Socket[] {
-    return [...this.sockets.map((s) => s.socket), ...this.audio.udp];
+    return [...this.sockets.map((s) => s.socket), ...(this.audio?.udp ?? [])];
   }
 
   /** The video FFmpeg's pid; the audio one is audio.ffmpeg.pid. */
@@ -242,7 +246,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   private checkAllConnected(): void {
     if (this._allConnected) return;
     if (!this.trigger.connected) return;
-    if (!this.video.every((w) => w.connected) || !this.audio.allConnected) return;
+    if (!this.video.every((w) => w.connected) || !(this.audio?.allConnected ?? true)) return;
     if (!this.rungTriggers.every((w) => w.connected)) return;
     this._allConnected = true;
     this.connectedAt = performance.now();
@@ -252,7 +256,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   /** 20 ms of PCM per slot (its own clock, see RoomMixer; `atMs` its tick). Dropped while not connected. */
   writeAudio(audio: readonly Buffer[], atMs = performance.now()): void {
     if (!this._allConnected || this.closing) return;
-    this.audio.write(audio, atMs);
+    this.audio?.write(audio, atMs);
   }
 
   /**
@@ -295,7 +299,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
    * and its close() leaves it running.
    */
   handOverAudio(to: MixerProcess): void {
-    if (to.audio !== this.audio || !this.ownsAudio) return;
+    if (!this.audio || to.audio !== this.audio || !this.ownsAudio) return;
     for (const [event, fn] of this.audioListeners) (this.audio as EventEmitter).off(event, fn);
     this.audioListeners.length = 0;
     this.ownsAudio = false;
@@ -309,7 +313,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
 
   /** Commands to the audio graph (gain, denoise, limiter). */
   sendAudioCommands(commands: readonly MixerCommand[]): Promise<string[]> {
-    return this.audio.sendCommands(commands);
+    return this.audio ? this.audio.sendCommands(commands) : Promise.resolve([]);
   }
 
   /** Ends the process and releases every socket and file. Idempotent. */
@@ -320,7 +324,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
       this.connectTimers.clear();
       this.commands.close();
       for (const [event, fn] of this.audioListeners) (this.audio as EventEmitter).off(event, fn);
-      const stopped = Promise.all([this.ffmpeg.stop(), this.ownsAudio ? this.audio.close() : null]);
+      const stopped = Promise.all([this.ffmpeg.stop(), this.ownsAudio ? this.audio?.close() : null]);
       // Closing the inputs lets FFmpeg see end-of-stream and exit on its own.
       for (const w of [this.trigger, ...this.video, ...this.rungTriggers]) w.socket?.destroy();
       await stopped;

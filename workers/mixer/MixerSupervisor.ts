@@ -61,7 +61,11 @@ export class MixerSupervisor {
     private readonly hooks: SupervisorHooks,
     private readonly log: Logger,
     readonly readyTimeoutMs: number,
-  ) {}
+    /** Where epochs continue from (a lane started again after it stopped keeps counting up). */
+    firstEpoch = 0,
+  ) {
+    this.epoch = firstEpoch;
+  }
 
   /** The pair serving now (null while none is). */
   get serving(): MixerProcess | null {
@@ -112,7 +116,7 @@ export class MixerSupervisor {
     this.starting = (async () => {
       // Other rungs only: keep the serving audio process (the audio is not switched).
       const serving = this.process;
-      const adopt = reason === 'rungs' && serving?.ffmpeg.running && serving.audio.ffmpeg.running && serving.ownsAudioProcess ? serving.audio : null;
+      const adopt = reason === 'rungs' && serving?.ffmpeg.running && serving.audio?.ffmpeg.running && serving.ownsAudioProcess ? serving.audio : null;
       this.processesStarted++;
       const proc = await this.hooks.start(`${this.name}#${this.epoch + 1}`, adopt);
       if (this.closed) {
@@ -167,7 +171,7 @@ export class MixerSupervisor {
 
   private promote(proc: MixerProcess, reason: string): number {
     const old = this.process;
-    if (old && old.audio === proc.audio) old.handOverAudio(proc);
+    if (old?.audio && old.audio === proc.audio) old.handOverAudio(proc);
     this.process = proc;
     this.next = null;
     this.epoch++;

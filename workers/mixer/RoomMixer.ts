@@ -7,9 +7,11 @@
 // (sample-and-hold), every 20 ms exactly one Opus frame of each slot's audio (silence when it
 // has none), so a stalled or missing participant never stalls the mix. Tile positions and
 // voice settings are commands to the running processes; the pair is only replaced when one
-// dies, the room outgrows its slot capacity, or the set of rungs changes (then the new pair
-// keeps the audio process). Subscribers are told nothing of either: egress keeps their
-// RTP continuous across the switch.
+// dies, the room outgrows its slot capacity, or the set of VP8 rungs changes (then the new pair
+// keeps the audio process). H.264 rungs are a lane of their own (pipeline/mixer/lanes.ts,
+// OnDemandLane): a video-only process fed the same ticks, started for the first H.264 watcher
+// and stopped after the last, so neither touches the process the VP8 watchers are on.
+// Subscribers are told nothing of any of this: egress keeps their RTP continuous across a switch.
 
 import { EventEmitter } from 'node:events';
 import { placementCommands, type MixerSettings } from '../../pipeline/mixer/graph.ts';
@@ -28,6 +30,8 @@ import { flatI420 } from '../../pipeline/media/i420.ts';
 import { AUDIO_TICK_MS, MixClocks } from './MixClocks.ts';
 import { KeyframePolicy } from '../../pipeline/mixer/keyframePolicy.ts';
 import { MixerSupervisor } from './MixerSupervisor.ts';
+import { OnDemandLane } from './OnDemandLane.ts';
+import { splitRungs, type Lane } from '../../pipeline/mixer/lanes.ts';
 import { log as rootLog, type Logger } from '../log.ts';
 import { StageLatency } from '../../pipeline/audio/StageLatency.ts';
 import { audioPathOf, type MixAudioPath } from './audioPath.ts';
@@ -42,7 +46,8 @@ export interface RoomMixerEvents {
    * 20 ms audio tick, one clock for both kinds (null while unknown).
    */
   rtp: [MixStreamKey, Buffer, number, number | null];
-  restarted: [{ reason: string; epoch: number }];
+  /** A process replaced (not the first start) in a lane (pipeline/mixer/lanes.ts). */
+  restarted: [{ reason: string; epoch: number; lane: Lane }];
   /** A participant's level after their slot's voice processing (dBFS, 100 ms). */
   level: [string, number];
   error: [Error];
@@ -60,8 +65,12 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
   private readonly clocks: MixClocks;
   private lastTickAt = 0;
   private readonly keyframes = new KeyframePolicy();
+  /** Every rung encoded (both lanes), and the main lane's (VP8). */
   private rungs: string[] = [];
+  private mainRungs: string[] = [];
   private readonly supervisor: MixerSupervisor;
+  /** The H.264 rungs' process, while any is watched. */
+  private readonly h264: OnDemandLane;
   private readonly log: Logger;
   private _closed = false;
   private readonly emptyPicture: Buffer;
@@ -84,23 +93,33 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     this.shrinkAfterMs = envInt(process.env, 'MIXER_SHRINK_AFTER_MS', SHRINK_AFTER_MS, 0, 3_600_000);
     this.supervisor = new MixerSupervisor(name, {
       start: (procName, adopt) => MixerProcess.start(
-        procName, this.settings, this.table.placements, this.trigger!, this.emptyPicture, this.rungs.map((id) => rungById(id)!), adopt,
+        procName, this.settings, this.table.placements, this.trigger!, this.emptyPicture, this.mainRungs.map((id) => rungById(id)!), adopt,
       ),
-      promoted: (proc, reason, epoch) => this.promoted(proc, reason, epoch),
-      rtp: (key, buf, epoch, at) => {
-        const rung = rungOfStreamKey(key);
-        if (rung !== null) {
-          this.counters.videoBytesOut += buf.length;
-          this.counters.videoBytesByRung[rung] = (this.counters.videoBytesByRung[rung] ?? 0) + buf.length;
-        }
-        this.emit('rtp', key, buf, epoch, at);
-      },
+      promoted: (proc, reason, epoch) => this.promoted(proc, reason, epoch, 'main'),
+      rtp: (key, buf, epoch, at) => this.onRtp(key, buf, epoch, at),
       level: (k, db) => {
         const slot = this.table.slots[k];
         if (slot) this.emit('level', slot.participantId, db);
       },
       error: (err) => this.emit('error', err),
     }, this.log, readyTimeoutMs);
+    this.h264 = new OnDemandLane(`${name}/h264`, {
+      start: (procName, rungs) => MixerProcess.start(
+        procName, this.settings, this.table.placements, this.trigger!, this.emptyPicture, rungs.map((id) => rungById(id)!), null, false,
+      ),
+      promoted: (proc, reason, epoch) => this.promoted(proc, reason, epoch, 'h264'),
+      rtp: (key, buf, epoch, at) => this.onRtp(key, buf, epoch, at),
+      error: (err) => this.emit('error', err),
+    }, this.log.child({ lane: 'h264' }), readyTimeoutMs);
+  }
+
+  private onRtp(key: MixStreamKey, buf: Buffer, epoch: number, at: number | null): void {
+    const rung = rungOfStreamKey(key);
+    if (rung !== null) {
+      this.counters.videoBytesOut += buf.length;
+      this.counters.videoBytesByRung[rung] = (this.counters.videoBytesByRung[rung] ?? 0) + buf.length;
+    }
+    this.emit('rtp', key, buf, epoch, at);
   }
 
   /** A snapshot of what the mixer has done (GET /rooms, /stats, /metrics, admission). */
@@ -110,6 +129,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     return {
       ...c, keyframesByRung: { ...c.keyframesByRung }, videoBytesByRung: { ...c.videoBytesByRung },
       epoch: s.epoch, pid: s.pid, restarts: s.restarts, processesStarted: s.processesStarted, lastExit: s.lastExit, rungs: this.rungs,
+      h264Lane: this.h264.stats(),
     };
   }
 
@@ -143,10 +163,16 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     return this.supervisor.serving?.ffmpeg.pid;
   }
 
+  /** The serving video FFmpeg of every lane (CPU figures). */
+  get videoPids(): number[] {
+    return [this.supervisor.serving, this.h264.serving].flatMap((p) => (p?.ffmpeg.pid ? [p.ffmpeg.pid] : []));
+  }
+
   /** Starts the clock and the first process. Resolves once FFmpeg has all its inputs. */
   async start(): Promise<void> {
     this.trigger = await triggerFrames(this.settings.background, this.settings.fps);
     this.clocks.start(performance.now());
+    this.h264.begin();
     await this.supervisor.start();
   }
 
@@ -159,7 +185,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     if (grew) {
       // The room outgrew this process: a larger one replaces it, slots keep their numbers.
       this.counters.capacity = this.table.capacity;
-      void this.supervisor.replace('capacity');
+      this.replaceAll('capacity');
     }
     return slot;
   }
@@ -198,9 +224,15 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
       this.log.info({ from: this.table.capacity, to: target }, 'mixer shrinks to fewer slots');
       this.table.shrinkTo(target);
       this.counters.capacity = target;
-      void this.supervisor.replace('capacity');
+      this.replaceAll('capacity');
     }, this.shrinkAfterMs);
     this.shrinkTimer.unref();
+  }
+
+  /** Every lane's process is replaced (the slot capacity changed). */
+  private replaceAll(reason: string): void {
+    void this.supervisor.replace(reason);
+    this.h264.replace(reason);
   }
 
   private newSlot(participantId: string, name: string): MixSlot {
@@ -230,8 +262,8 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
   /** Moves tiles: participant id → where its picture goes and what part of it (absent = hidden). */
   setLayout(tiles: ReadonlyMap<string, { rect: Rect; crop?: Rect | null }>): void {
     const commands = this.table.place(tiles, this.settings.slotSize);
-    const proc = this.supervisor.serving;
-    if (commands.length && proc) void proc.sendCommands(commands);
+    if (!commands.length) return;
+    for (const proc of [this.supervisor.serving, this.h264.serving]) if (proc) void proc.sendCommands(commands);
   }
 
   /** Switches a participant's voice processing (runtime commands; no restart). */
@@ -263,13 +295,18 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
   }
 
   /**
-   * Sets which rungs are encoded: only those someone watches. A change starts a new process
-   * with the new outputs and switches to it once it produces media (make before break).
+   * Sets which rungs are encoded: only those someone watches. A change of the VP8 rungs starts
+   * a new main process with the new outputs and switches to it once it produces media (make
+   * before break); a change of the H.264 rungs starts, replaces or stops the H.264 lane's.
    */
   setRungs(ids: Iterable<string>): void {
     const next = sortRungs(ids);
     if (next.join() === this.rungs.join()) return;
     this.rungs = next;
+    const lanes = splitRungs(next);
+    this.h264.setRungs(lanes.h264);
+    if (lanes.main.join() === this.mainRungs.join()) return;
+    this.mainRungs = lanes.main;
     if (this.trigger) void this.supervisor.replace('rungs');
   }
 
@@ -291,7 +328,9 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
   private tick(tick: number): void {
     this.counters.ticks++;
     const now = performance.now();
-    if (!this.supervisor.watchdog(now)) return;
+    const mainLive = this.supervisor.watchdog(now);
+    const h264Live = this.h264.watchdog(now);
+    if (!mainLive && !h264Live) return;
     const video = this.table.slots.map((s) => {
       if (!s) return this.emptyPicture;
       const live = s.livePicture(now);
@@ -299,16 +338,12 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
       return live ?? s.placeholder ?? this.emptyPicture;
     });
     this.lastTickAt = now;
-    // The incoming process (make before break) is fed the same ticks.
     const at = this.clocks.video.at(tick);
-    this.supervisor.incoming?.writeTick(tick, new Set(), video, at);
-    const proc = this.supervisor.serving;
-    if (!proc || !proc.allConnected) return;
-    const keyed = proc.writeTick(tick, this.keyframes.due(this.rungs, now), video, at);
-    if (!keyed) {
-      this.counters.skippedTicks++;
-      return;
-    }
+    const due = this.keyframes.due(this.rungs, now);
+    const keyed = new Set<string>();
+    if (mainLive && !this.writeLane(this.supervisor, tick, due, video, at, keyed)) this.counters.skippedTicks++;
+    // A tick the H.264 lane's process skips is not counted: skippedTicks is the main mix's.
+    if (h264Live) this.writeLane(this.h264, tick, due, video, at, keyed);
     this.keyframes.sent(keyed, now);
     for (const id of keyed) {
       this.counters.keyframesForced++;
@@ -316,17 +351,35 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     }
   }
 
+  /**
+   * One lane's tick: its incoming process (make before break) gets the same pictures, its
+   * serving one the keyframes due on its rungs (those it forced are added to `keyed`). False
+   * when the serving process is not keeping up and the tick was skipped.
+   */
+  private writeLane(
+    lane: { serving: MixerProcess | null; incoming: MixerProcess | null },
+    tick: number, due: ReadonlySet<string>, video: readonly Buffer[], at: number, keyed: Set<string>,
+  ): boolean {
+    lane.incoming?.writeTick(tick, new Set(), video, at);
+    const proc = lane.serving;
+    if (!proc || !proc.allConnected) return true;
+    const forced = proc.writeTick(tick, due, video, at);
+    if (!forced) return false;
+    for (const id of forced) keyed.add(id);
+    return true;
+  }
+
   /** A new process serves: it gets the state commands sent while it was starting. */
-  private promoted(proc: MixerProcess, reason: string, epoch: number): void {
-    this.counters.capacity = proc.capacity;
+  private promoted(proc: MixerProcess, reason: string, epoch: number, lane: Lane): void {
+    if (proc.audio) this.counters.capacity = proc.capacity;
     // Its own first frames were keyframes; the periodic interval starts now.
     this.keyframes.started(proc.rungs.map((r) => r.id), performance.now());
     // Layout commands sent while it was starting went to the old process.
     void proc.sendCommands(placementCommands(proc.initialPlacements, this.table.placements, this.settings.slotSize));
-    this.audioControls.replay(proc);
+    if (proc.audio) this.audioControls.replay(proc);
     if (reason !== 'start') {
-      this.log.info({ reason, epoch, ffmpegPid: this.supervisor.pid }, 'mixer process replaced');
-      this.emit('restarted', { reason, epoch });
+      this.log.info({ reason, epoch, lane, ffmpegPid: proc.ffmpeg.pid }, 'mixer process replaced');
+      this.emit('restarted', { reason, epoch, lane });
     }
   }
 
@@ -335,12 +388,17 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     return this.supervisor.serving;
   }
 
+  /** The H.264 lane's serving process (null while no H.264 rung is encoded). */
+  get h264Process(): MixerProcess | null {
+    return this.h264.serving;
+  }
+
   async close(): Promise<void> {
     if (this._closed) return this.supervisor.close();
     this._closed = true;
     this.clocks.stop();
     if (this.shrinkTimer) clearTimeout(this.shrinkTimer);
-    await this.supervisor.close();
+    await Promise.all([this.supervisor.close(), this.h264.close()]);
     this.removeAllListeners();
   }
 }

@@ -10,8 +10,8 @@ import type { RoomMixer } from './RoomMixer.ts';
 export function logMixer(mixer: RoomMixer, room: string, log: Logger): void {
   mixer.on('restarted', (r) => {
     const planned = r.reason === 'rungs' || r.reason === 'capacity';
-    if (planned) log.info({ room, reason: r.reason, epoch: r.epoch }, 'room mixer replaced');
-    else log.warn({ room, reason: r.reason, epoch: r.epoch }, 'room mixer restarted');
+    if (planned) log.info({ room, reason: r.reason, epoch: r.epoch, lane: r.lane }, 'room mixer replaced');
+    else log.warn({ room, reason: r.reason, epoch: r.epoch, lane: r.lane }, 'room mixer restarted');
   });
   mixer.on('error', (err) => log.error({ room, err }, 'room mixer error'));
 }

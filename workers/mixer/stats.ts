@@ -2,6 +2,7 @@
 // admission): the counters RoomMixer keeps, and its supervisor's epoch, pid, restarts and last exit.
 
 import type { FfmpegExit } from '../ffmpeg/FfmpegProcess.ts';
+import type { LaneStats } from './OnDemandLane.ts';
 
 /** What the mixer has done (RoomMixer.stats(): a snapshot; the counters only grow). */
 export interface RoomMixerStats {
@@ -25,10 +26,12 @@ export interface RoomMixerStats {
   /** Frames pushed that were not of the slot size (dropped). */
   wrongSizeFrames: number;
   lastExit: FfmpegExit | null;
+  /** The H.264 lane (its own video process while an H.264 rung is watched); the fields above are the main lane's. */
+  h264Lane: LaneStats;
 }
 
 /** Counters RoomMixer keeps itself; stats() adds the supervisor's. */
-export type Counters = Omit<RoomMixerStats, 'epoch' | 'pid' | 'restarts' | 'processesStarted' | 'lastExit' | 'rungs'>;
+export type Counters = Omit<RoomMixerStats, 'epoch' | 'pid' | 'restarts' | 'processesStarted' | 'lastExit' | 'rungs' | 'h264Lane'>;
 
 export function newCounters(capacity: number): Counters {
   return {
