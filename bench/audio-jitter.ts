@@ -3,7 +3,9 @@
 // of the full mix and of each mix-minus is timestamped on arrival at Node's socket; the figure
 // is |gap - 20 ms| over consecutive packets (p50/p95/max) and the longest gap. Three phases:
 //   quiet      nothing else happens
-//   busy       another FFmpeg starts (and encodes) every second, as on a shared 2-core box
+//   busy       another FFmpeg starts (and encodes) every second, as on a shared 2-core box;
+//              started from this process the way the server starts its own (spawnChild:
+//              posix_spawn, or with MCU_SPAWN=node child_process.spawn's fork, as until 2026-11-27)
 //   stopped    the video mixer FFmpeg (or the whole mixer, before the split) is SIGSTOPped
 //              for 300 ms every second
 // The floor, measured in each phase of the same run: a 20 ms packet paced by a drift-free Node timer
@@ -11,7 +13,7 @@
 // the same load); the figure is printed as a ratio of its p95 to the floor's.
 //   npm run bench:audio-jitter [-- --seconds 8]
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnChild, spawnMethod, type Child } from '../workers/ffmpeg/spawnChild.ts';
 import dgram from 'node:dgram';
 import { parseArgs } from 'node:util';
 import { RoomMixer } from '../workers/mixer/RoomMixer.ts';
@@ -120,11 +122,13 @@ async function main(): Promise<void> {
   }, 10);
   await sleep(4000); // the rung's process swap, then settle
   await phase('quiet', null);
-  const children = new Set<ChildProcess>();
+  const children = new Set<Child>();
+  console.log(JSON.stringify({ busySpawn: spawnMethod() }));
   await phase('busy', async () => {
-    const c = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=s=1280x720:r=30', '-t', '0.6', '-c:v', 'libx264', '-preset', 'veryfast', '-f', 'null', '-'], { stdio: 'ignore' });
+    const c = spawnChild('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=s=1280x720:r=30', '-t', '0.6', '-c:v', 'libx264', '-preset', 'veryfast', '-f', 'null', '-'], { stdin: false, stdout: false, env: process.env });
+    c.stderr?.resume();
     children.add(c);
-    c.on('exit', () => children.delete(c));
+    c.on('close', () => children.delete(c));
     await sleep(1000);
   });
   for (const c of children) c.kill('SIGKILL');
