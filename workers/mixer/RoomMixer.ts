@@ -163,11 +163,6 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     return this.supervisor.serving?.ffmpeg.pid;
   }
 
-  /** The serving video FFmpeg of every lane (CPU figures). */
-  get videoPids(): number[] {
-    return [this.supervisor.serving, this.h264.serving].flatMap((p) => (p?.ffmpeg.pid ? [p.ffmpeg.pid] : []));
-  }
-
   /** Starts the clock and the first process. Resolves once FFmpeg has all its inputs. */
   async start(): Promise<void> {
     this.trigger = await triggerFrames(this.settings.background, this.settings.fps);
@@ -371,12 +366,12 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
 
   /** A new process serves: it gets the state commands sent while it was starting. */
   private promoted(proc: MixerProcess, reason: string, epoch: number, lane: Lane): void {
-    if (proc.audio) this.counters.capacity = proc.capacity;
+    if (lane === 'main') this.counters.capacity = proc.capacity;
     // Its own first frames were keyframes; the periodic interval starts now.
     this.keyframes.started(proc.rungs.map((r) => r.id), performance.now());
     // Layout commands sent while it was starting went to the old process.
     void proc.sendCommands(placementCommands(proc.initialPlacements, this.table.placements, this.settings.slotSize));
-    if (proc.audio) this.audioControls.replay(proc);
+    if (lane === 'main') this.audioControls.replay(proc);
     if (reason !== 'start') {
       this.log.info({ reason, epoch, lane, ffmpegPid: proc.ffmpeg.pid }, 'mixer process replaced');
       this.emit('restarted', { reason, epoch, lane });
