@@ -85,6 +85,7 @@ class PosixChild extends EventEmitter<ChildEvents> implements Child {
   private exit: [number | null, NodeJS.Signals | null] | null = null;
   /** Output pipes not yet closed ('close' waits for them, as Node's does). */
   private open = 0;
+  private closed = false;
 
   constructor(lib: PosixSpawnAddon, file: string, args: readonly string[], opts: ChildOptions) {
     super();
@@ -121,11 +122,9 @@ class PosixChild extends EventEmitter<ChildEvents> implements Child {
   }
 
   private maybeClose(): void {
-    if (this.exit && this.open === 0) {
-      const [code, signal] = this.exit;
-      this.open = -1; // once
-      this.emit('close', code, signal);
-    }
+    if (!this.exit || this.open > 0 || this.closed) return;
+    this.closed = true;
+    this.emit('close', ...this.exit);
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
