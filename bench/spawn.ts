@@ -9,6 +9,7 @@
 // Writes bench/results/spawn.json.
 
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { posixSpawnAddon } from '../workers/ffmpeg/spawnChild.ts';
 import { machine, pct, writeResult } from './lib/stats.ts';
@@ -47,7 +48,6 @@ async function viaPosixSpawn(): Promise<number> {
   const r = lib!.spawn(ffmpeg, [ffmpeg, '-version'], env, false, false, () => done());
   const ms = performance.now() - t0;
   // Its stderr pipe: read to the end and closed, as FfmpegProcess would.
-  const { default: net } = await import('node:net');
   new net.Socket({ fd: r.stderr, readable: true, writable: false }).resume();
   await exited;
   return ms;
