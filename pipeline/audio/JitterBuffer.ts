@@ -65,6 +65,8 @@ interface Chunk {
   samples: Int16Array;
   /** When it was pushed (caller's clock, ms; NaN when not given). */
   at: number;
+  /** When its first sample stands on the caller's content clock (ms; NaN: unknown). */
+  content: number;
 }
 
 export class JitterBuffer {
@@ -98,6 +100,15 @@ export class JitterBuffer {
     this.margin = drain?.marginSamples ?? 0;
   }
 
+  /**
+   * Where the next sample to be pulled stands on the content clock: its chunk's instant and how
+   * many samples into the chunk it is (null: nothing queued, or the chunk's instant unknown).
+   */
+  nextContent(): { at: number; offsetSamples: number } | null {
+    const c = this.chunks[0];
+    return c && Number.isFinite(c.content) ? { at: c.content, offsetSamples: this.head } : null;
+  }
+
   get queuedSamples(): number {
     return this.queued;
   }
@@ -107,9 +118,9 @@ export class JitterBuffer {
     return this.margin;
   }
 
-  push(samples: Int16Array, now = NaN): void {
+  push(samples: Int16Array, now = NaN, content = NaN): void {
     if (samples.length === 0) return;
-    this.chunks.push({ samples, at: now });
+    this.chunks.push({ samples, at: now, content });
     this.queued += samples.length;
     if (this.queued > this.maxSamples) this.drop(this.queued - this.targetSamples);
     if (!this.primed && this.queued >= this.targetSamples) {
@@ -257,11 +268,12 @@ export class JitterBuffer {
     // Samples read but not used (cut < step) go back to the head of the queue.
     const unused = step - cut;
     if (unused > 0) {
-      this.chunks.unshift({ samples: buf.slice(n + cut), at: NaN });
+      // Their place on the content clock is not kept (a splice now and then: that pull's is unknown).
+      this.chunks.unshift({ samples: buf.slice(n + cut), at: NaN, content: NaN });
       if (this.head !== 0 && this.chunks.length > 1) {
         // read() left a partly read chunk at index 1: keep its offset by slicing it.
         const c = this.chunks[1];
-        this.chunks[1] = { samples: c.samples.subarray(this.head), at: c.at };
+        this.chunks[1] = { samples: c.samples.subarray(this.head), at: c.at, content: NaN };
         this.head = 0;
       }
       this.queued += unused;

@@ -7,8 +7,9 @@ import type { SlotFrame } from '../../workers/decoder/VideoDecoder.ts';
 import type { Participant, RoomEvent } from './types.ts';
 
 export interface PublisherRoom {
-  pushVideo(id: string, frame: SlotFrame): void;
-  pushAudio(id: string, samples: Int16Array, rate: number, channels: number): void;
+  /** `contentAt`: where the media stands on the mix's content clock (Ingest's 'video' and 'audio' events). */
+  pushVideo(id: string, frame: SlotFrame, contentAt: number): void;
+  pushAudio(id: string, samples: Int16Array, rate: number, channels: number, contentAt: number): void;
   /** The speaker detector's input: a level (dBFS) at a time. */
   level(id: string, db: number, now: number): void;
   /** The publisher's picture changed shape: the tiles follow. */
@@ -21,7 +22,7 @@ export interface PublisherRoom {
 
 export function linkPublisher(participant: Participant, room: PublisherRoom): void {
   const { ingest, id } = participant;
-  ingest.on('video', (frame) => {
+  ingest.on('video', (frame, contentAt) => {
     const c = frame.content;
     const was = participant.content;
     if (!was || was.x !== c.x || was.y !== c.y || was.width !== c.width || was.height !== c.height) {
@@ -29,10 +30,10 @@ export function linkPublisher(participant: Participant, room: PublisherRoom): vo
       participant.content = { ...c };
       room.relayout();
     }
-    room.pushVideo(id, frame);
+    room.pushVideo(id, frame, contentAt);
   });
-  ingest.on('audio', (samples, rate, channels) => {
-    room.pushAudio(id, samples, rate, channels);
+  ingest.on('audio', (samples, rate, channels, contentAt) => {
+    room.pushAudio(id, samples, rate, channels, contentAt);
     const now = performance.now();
     room.level(id, levelDbfs(samples), now);
     participant.meter.pushInput(samples, now, channels);

@@ -87,8 +87,8 @@ export class Room extends EventEmitter<RoomEvents> implements MixSource {
       slotSize: mixerSettings.slotSize, sampleRate: mixerSettings.sampleRate, closed: () => this._closed,
     };
     this.publisherRoom = {
-      pushVideo: (id, frame) => this.mixer.pushVideo(id, frame),
-      pushAudio: (id, samples, rate, channels) => this.mixer.pushAudio(id, samples, rate, channels),
+      pushVideo: (id, frame, contentAt) => this.mixer.pushVideo(id, frame, contentAt),
+      pushAudio: (id, samples, rate, channels, contentAt) => this.mixer.pushAudio(id, samples, rate, channels, contentAt),
       level: (id, db, now) => this.voices.level(id, db, now),
       relayout: () => this.relayout(),
       remove: (id, reason) => this.removePublisher(id, reason),

@@ -23,6 +23,8 @@ import { normalizeOffer, stripRecvonlySsrcs, trimTrailingSpace } from '../../pip
 import { planIngest, type IngestPlan } from '../../pipeline/ingestCodecs.ts';
 import { IngestRouter } from '../../pipeline/rtp/IngestRouter.ts';
 import { IngestRates } from '../../pipeline/rtp/IngestRates.ts';
+import { CaptureSkew } from '../../pipeline/rtp/CaptureSkew.ts';
+import { unixMsFromNtp } from '../../pipeline/rtp/SenderReportClock.ts';
 import { publisherLiveness } from '../../pipeline/rtp/PublisherLiveness.ts';
 import type { Size } from '../../pipeline/layout/geometry.ts';
 import { log as rootLog, type Logger } from '../../workers/log.ts';
@@ -52,9 +54,14 @@ function codecs() {
   };
 }
 
+/** A 20 ms audio frame's first sample is this old when its packet leaves (no sender report yet). */
+const DEFAULT_AUDIO_LAG_MS = 20;
+
 export class Ingest extends EventEmitter<IngestEvents> {
   readonly video: VideoReceiver | null;
   readonly audio: AudioReceiver | null;
+  /** How much later than its picture the publisher's audio of an instant arrives (its sender reports). */
+  readonly captureSkew = new CaptureSkew();
   private readonly router: IngestRouter;
   /** NACK, PLI/FIR, TWCC and receiver reports to the publisher. */
   private readonly feedback = new PublisherFeedback();
@@ -85,19 +92,19 @@ export class Ingest extends EventEmitter<IngestEvents> {
     const name = opts.name ?? 'publisher';
     this.video = plan.video
       ? new VideoReceiver(plan.video, opts.slotSize, name, this.log, {
-          frame: (f) => {
+          frame: (f, arrivedAt) => {
             if (!this.firstVideoAt) this.firstVideoAt = Date.now();
             this.framesIn++;
-            this.emit('video', f);
+            this.emit('video', f, arrivedAt);
           },
           requestKeyframe: (why, ssrc) => this.requestKeyframe(why, ssrc),
           nack: (ssrc, seqs) => this.feedback.sendNack(ssrc, seqs),
         })
       : null;
     this.audio = plan.audio
-      ? new AudioReceiver((pcm) => {
+      ? new AudioReceiver((pcm, arrivedAt) => {
           if (!this.firstAudioAt) this.firstAudioAt = Date.now();
-          this.emit('audio', pcm, 48000, 1);
+          this.emit('audio', pcm, 48000, 1, arrivedAt - this.audioLagMs);
         })
       : null;
     pc.connectionStateChange.subscribe((state) => {
@@ -197,6 +204,7 @@ export class Ingest extends EventEmitter<IngestEvents> {
         if (ext && ext.payload.length >= 2) this.feedback.recordTwcc(dtls, ext.payload.readUInt16BE(0), now * 1000);
       }
       if (!routed || routed.payload.length === 0) return;
+      if (!routed.retransmit) this.captureSkew.onPacket(routed.kind, routed.ssrc, rtp.header.timestamp, now);
       const bytes = rtp.payload.length + 12;
       if (routed.kind === 'video') {
         this.video?.onPacket(routed.ssrc, routed.rid, routed.sequenceNumber, rtp.header.timestamp, rtp.header.marker, routed.payload, bytes, routed.retransmit, now);
@@ -210,9 +218,21 @@ export class Ingest extends EventEmitter<IngestEvents> {
     }
   }
 
+  /**
+   * The audio's extra capture → arrival time over the video's (ms): from the publisher's sender
+   * reports, else one 20 ms Opus frame (its first sample is that old when the packet leaves).
+   * The PCM's content instant is its arrival less this, on the clock the pictures' arrivals are on.
+   */
+  get audioLagMs(): number {
+    return this.captureSkew.audioLagMs() ?? DEFAULT_AUDIO_LAG_MS;
+  }
+
   private onRtcp(rtcp: any): void {
     this.lastRtcpAt = performance.now();
-    if (rtcp?.type === 200 && rtcp.senderInfo) this.feedback.onSenderReport(rtcp.ssrc, rtcp.senderInfo.ntpTimestamp, performance.now());
+    if (rtcp?.type === 200 && rtcp.senderInfo) {
+      this.feedback.onSenderReport(rtcp.ssrc, rtcp.senderInfo.ntpTimestamp, performance.now());
+      this.captureSkew.onSenderReport(rtcp.ssrc, unixMsFromNtp(BigInt(rtcp.senderInfo.ntpTimestamp)), rtcp.senderInfo.rtpTimestamp);
+    }
     if (rtcp?.type === 203) this.gone('the publisher said goodbye (RTCP BYE)');
   }
 

@@ -41,6 +41,12 @@ export interface AudioMixerEvents {
 /** libopus's lookahead with application lowdelay (OPUS_GET_LOOKAHEAD: 48000 / 400 samples). */
 const OPUS_LOOKAHEAD_MS = 2.5;
 
+/**
+ * How much older than the write it leaves with the content of a packet is: arnndn's output lags
+ * its input by one 10 ms frame (pipeline/audio/voice.ts); the rest of the chain holds nothing.
+ */
+const DENOISE_SHIFT_MS = 10;
+
 /** Writes queued beyond this many 20 ms frames are dropped (a stalled FFmpeg would play them late). */
 const MAX_QUEUED_WRITES = 3;
 
@@ -92,6 +98,7 @@ export class AudioMixerProcess extends EventEmitter<AudioMixerEvents> {
     // in packet 39 counted from 0), and Opus (application lowdelay) starts each packet
     // OPUS_LOOKAHEAD_MS before the write it carries.
     this.timelines = sockets.map(() => new ContentTimeline(960, 20, 1));
+    const shift = OPUS_LOOKAHEAD_MS + (settings.voiceChain && settings.denoiseModel ? DENOISE_SHIFT_MS : 0);
     sockets.forEach((s, i) => {
       const timeline = this.timelines[i];
       s.accept(() => this.ffmpeg.pid);
@@ -102,7 +109,7 @@ export class AudioMixerProcess extends EventEmitter<AudioMixerEvents> {
           const wrote = this.writtenAt.contentAt(msg.readUInt32BE(4));
           if (wrote !== null) this.writeToPacket.add(this.lastPacketAt - wrote);
         }
-        this.emit('rtp', key, msg, at === null ? null : at - OPUS_LOOKAHEAD_MS);
+        this.emit('rtp', key, msg, at === null ? null : at - shift);
       });
     });
     this.commands = new ZmqCommandClient(audioCommandSocket(this.dir));

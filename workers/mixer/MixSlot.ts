@@ -30,6 +30,10 @@ const VIDEO_MUTED_AFTER_MS = 2000;
 export class MixSlot {
   picture: Buffer | null = null;
   pictureAt = 0;
+  /** Where the picture's content stands on the content clock (its frame's arrival; see RoomMixer's content lag). */
+  pictureContentAt = NaN;
+  /** Where the audio last pulled starts on the content clock (NaN: silence, concealment or unknown). */
+  audioContentAt = NaN;
   /** The latest picture is (nearly) all black: a camera that sends black frames when muted. */
   black = false;
   // Prime with 30 ms (a 20 ms audio tick + a margin), never hold more than 120 ms, and drain a
@@ -67,7 +71,7 @@ export class MixSlot {
    * slot size. The label goes in the part of the frame the tile shows (`shown`: the crop
    * window; else the picture), at its bottom-left.
    */
-  setPicture(frame: VideoFrame, size: Size, shown: Rect | undefined, now: number): boolean {
+  setPicture(frame: VideoFrame, size: Size, shown: Rect | undefined, now: number, contentAt = now): boolean {
     if (frame.width !== size.width || frame.height !== size.height || frame.data.byteLength < i420Size(size)) return false;
     // The decoder hands over a fresh buffer per frame: it is ours to stamp the label on.
     const picture = Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength);
@@ -75,6 +79,7 @@ export class MixSlot {
     if (this.label) stampLabel(picture, size, this.label, shown ?? frame.content);
     this.picture = picture;
     this.pictureAt = now;
+    this.pictureContentAt = contentAt;
     return true;
   }
 
@@ -83,7 +88,17 @@ export class MixSlot {
     return this.picture !== null && !this.black && now - this.pictureAt < VIDEO_MUTED_AFTER_MS ? this.picture : null;
   }
 
-  pushAudio(samples: Int16Array, sampleRate: number, channels: number): void {
-    if (sampleRate === this.sampleRate) this.audio.push(toMono(samples, channels), performance.now());
+  /** `contentAt`: where the first sample stands on the content clock (NaN: unknown). */
+  pushAudio(samples: Int16Array, sampleRate: number, channels: number, contentAt = NaN): void {
+    if (sampleRate === this.sampleRate) this.audio.push(toMono(samples, channels), performance.now(), contentAt);
+  }
+
+  /** `n` samples of the slot's audio (silence where there is none), noting where they stand on the content clock. */
+  pullAudio(n: number, now: number): Int16Array {
+    const pcm = this.audio.pull(n, now);
+    // The block ends where the next one starts: read after the pull, which may have cut samples.
+    const next = this.audio.nextContent();
+    this.audioContentAt = next ? next.at + ((next.offsetSamples - n) * 1000) / this.sampleRate : NaN;
+    return pcm;
   }
 }

@@ -34,6 +34,7 @@ import { OnDemandLane } from './OnDemandLane.ts';
 import { splitRungs, type Lane } from '../../pipeline/mixer/lanes.ts';
 import { log as rootLog, type Logger } from '../log.ts';
 import { StageLatency } from '../../pipeline/audio/StageLatency.ts';
+import { ContentLag } from '../../pipeline/mixer/ContentLag.ts';
 import { audioPathOf, type MixAudioPath } from './audioPath.ts';
 export type { MixAudioPath } from './audioPath.ts';
 export type { VideoFrame } from './MixSlot.ts';
@@ -80,6 +81,9 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
   private readonly counters: Counters;
   private shrinkTimer: NodeJS.Timeout | null = null;
   private readonly tickLate = new StageLatency(500);
+  /** How old the content of each write is (sender reports map writes to their content's instant). */
+  private readonly videoLag = new ContentLag();
+  private readonly audioLag = new ContentLag();
 
   constructor(readonly name: string, readonly settings: MixerSettings, capacity = 4) {
     super();
@@ -241,17 +245,20 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
    * come at the slot size from the ingest's decoder, which scales and letterboxes any input;
    * anything else is counted and dropped.
    */
-  pushVideo(participantId: string, frame: VideoFrame): void {
+  /** `contentAt`: where the frame's content stands on the content clock (its arrival; performance.now()). */
+  pushVideo(participantId: string, frame: VideoFrame, contentAt?: number): void {
     const k = this.slotOf(participantId);
     const slot = this.table.slots[k];
     if (!slot) return;
     const placement = this.table.placements[k];
     const shown = placement?.visible ? placement.crop : undefined;
-    if (!slot.setPicture(frame, this.settings.slotSize, shown, performance.now())) this.counters.wrongSizeFrames++;
+    const now = performance.now();
+    if (!slot.setPicture(frame, this.settings.slotSize, shown, now, contentAt ?? now)) this.counters.wrongSizeFrames++;
   }
 
-  pushAudio(participantId: string, samples: Int16Array, sampleRate: number, channels: number): void {
-    this.table.slots[this.slotOf(participantId)]?.pushAudio(samples, sampleRate, channels);
+  /** `contentAt`: where the first sample stands on the same content clock as the pictures (NaN: unknown). */
+  pushAudio(participantId: string, samples: Int16Array, sampleRate: number, channels: number, contentAt = NaN): void {
+    this.table.slots[this.slotOf(participantId)]?.pushAudio(samples, sampleRate, channels, contentAt);
   }
 
   /** Moves tiles: participant id → where its picture goes and what part of it (absent = hidden). */
@@ -307,17 +314,19 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
 
   /** One 20 ms frame of every slot's audio (silence for an empty slot) to the audio mixer. */
   private audioTick(tick: number): void {
-    const at = this.clocks.audio.at(tick); // when this frame's content is mixed (sender reports)
+    const at = this.clocks.audio.at(tick); // when this frame is mixed
     const now = performance.now();
     this.tickLate.add(now - at);
     const audio = this.table.slots.map((s) => {
-      const pcm = s ? s.audio.pull(this.samplesPerAudioTick, now) : new Int16Array(this.samplesPerAudioTick);
+      const pcm = s ? s.pullAudio(this.samplesPerAudioTick, now) : new Int16Array(this.samplesPerAudioTick);
       return Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
     });
+    // The sender reports map this frame to when its content was captured, on the pictures' clock.
+    const content = this.audioLag.contentAt(at, this.table.slots.map((s) => s?.audioContentAt ?? NaN));
     // A pair that adopted the serving pair's audio process shares it: one write.
     const { serving, incoming } = this.supervisor;
-    if (incoming && incoming.audio !== serving?.audio) incoming.writeAudio(audio, at);
-    serving?.writeAudio(audio, at);
+    if (incoming && incoming.audio !== serving?.audio) incoming.writeAudio(audio, content);
+    serving?.writeAudio(audio, content);
   }
 
   private tick(tick: number): void {
@@ -326,19 +335,22 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     const mainLive = this.supervisor.watchdog(now);
     const h264Live = this.h264.watchdog(now);
     if (!mainLive && !h264Live) return;
+    const ages: number[] = [];
     const video = this.table.slots.map((s) => {
       if (!s) return this.emptyPicture;
       const live = s.livePicture(now);
       if (live && s.pictureAt <= this.lastTickAt) this.counters.repeatedFrames++;
+      if (live) ages.push(s.pictureContentAt);
       return live ?? s.placeholder ?? this.emptyPicture;
     });
     this.lastTickAt = now;
-    const at = this.clocks.video.at(tick);
+    // The sender reports map this tick to when its pictures' content arrived, not when it was mixed.
+    const content = this.videoLag.contentAt(this.clocks.video.at(tick), ages);
     const due = this.keyframes.due(this.rungs, now);
     const keyed = new Set<string>();
-    if (mainLive && !this.writeLane(this.supervisor, tick, due, video, at, keyed)) this.counters.skippedTicks++;
+    if (mainLive && !this.writeLane(this.supervisor, tick, due, video, content, keyed)) this.counters.skippedTicks++;
     // A tick the H.264 lane's process skips is not counted: skippedTicks is the main mix's.
-    if (h264Live) this.writeLane(this.h264, tick, due, video, at, keyed);
+    if (h264Live) this.writeLane(this.h264, tick, due, video, content, keyed);
     this.keyframes.sent(keyed, now);
     for (const id of keyed) {
       this.counters.keyframesForced++;

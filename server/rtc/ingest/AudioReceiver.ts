@@ -18,7 +18,8 @@ export class AudioReceiver {
   readonly decodeMs = new StageLatency(500);
   private readonly arrivals = new Map<number, number>();
 
-  constructor(private readonly onPcm: (pcm: Int16Array) => void) {}
+  /** `arrivedAt`: when the packet it decodes arrived (NaN for concealment of a lost one). */
+  constructor(private readonly onPcm: (pcm: Int16Array, arrivedAt: number) => void) {}
 
   onPacket(ssrc: number, seq: number, timestamp: number, payload: Buffer, bytes: number, now: number): void {
     this.stats ??= new ReceiveStats(ssrc, 48000);
@@ -44,7 +45,7 @@ export class AudioReceiver {
         if (arrived !== undefined) this.arrivalToPcmMs.add(t1 - arrived);
         if (pcm.length) {
           this.samplesOut += pcm.length;
-          this.onPcm(pcm);
+          this.onPcm(pcm, arrived ?? NaN);
         }
       } catch {
         this.decodeErrors++;

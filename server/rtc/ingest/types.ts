@@ -16,8 +16,10 @@ export interface DecodeWork {
 
 export interface IngestEvents {
   /** A decoded picture at the mixer's slot size, with where the picture is inside it. */
-  video: [SlotFrame];
-  audio: [Int16Array, number, number];
+  /** …and when its content stands (the server's clock, `performance.now()`): the frame's arrival. */
+  video: [SlotFrame, number];
+  /** PCM, rate, channels, and when its first sample stands on the same content clock as the video (NaN: concealment). */
+  audio: [Int16Array, number, number, number];
   /** The peer is gone (closed, failed, silent, or never connected). */
   gone: [string];
   /** Connected, but no media for a while. */

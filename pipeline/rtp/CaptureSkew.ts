@@ -1,0 +1,72 @@
+// How much longer a publisher's audio takes than its video from capture to the server. A sender
+// packs audio in 20 ms frames after a capture buffer, video a frame at a time, so the audio of
+// an instant arrives later than its picture, by an amount that depends on the client (Chromium,
+// OBS, GStreamer, aiortc each buffer differently). The publisher's sender reports say when each
+// RTP timestamp was captured, on one clock for both kinds; the server's arrival times are on
+// another. arrival − capture per kind carries the unknown offset between the two clocks, the
+// same for both kinds, so the difference of the two kinds is exact: what a receiver's lip sync
+// computes. The least (arrival − capture) over the last few seconds is the path's fixed part
+// (a packet held in a burst or a queue arrives later, never earlier).
+// Pure: times and reports are passed in.
+
+/** The least is taken over two windows of this length (the current one and the last). */
+const WINDOW_MS = 4000;
+
+interface Mapping {
+  ntpMs: number;
+  rtpTs: number;
+}
+
+/** RTP clock rates: Opus is always 48 kHz, video 90 kHz. */
+const CLOCK_RATE = { audio: 48000, video: 90000 } as const;
+
+class WindowedMin {
+  private current = Infinity;
+  private previous = Infinity;
+  private startedAt = -Infinity;
+
+  add(v: number, now: number): void {
+    if (now - this.startedAt >= WINDOW_MS) {
+      this.previous = now - this.startedAt >= 2 * WINDOW_MS ? Infinity : this.current;
+      this.current = Infinity;
+      this.startedAt = now;
+    }
+    if (v < this.current) this.current = v;
+  }
+
+  get value(): number | null {
+    const v = Math.min(this.current, this.previous);
+    return Number.isFinite(v) ? v : null;
+  }
+}
+
+export class CaptureSkew {
+  private readonly mappings = new Map<number, Mapping>();
+  private readonly audio = new WindowedMin();
+  private readonly video = new WindowedMin();
+
+  /** A sender report: RTP timestamp `rtpTs` of stream `ssrc` was captured at `ntpMs` (the sender's clock, ms). */
+  onSenderReport(ssrc: number, ntpMs: number, rtpTs: number): void {
+    if (this.mappings.size >= 16 && !this.mappings.has(ssrc)) return; // a sender inventing SSRCs
+    this.mappings.set(ssrc, { ntpMs, rtpTs: rtpTs >>> 0 });
+  }
+
+  /** A packet of `kind` with RTP timestamp `ts` on stream `ssrc` arrived at `arrivalMs` (the server's clock). */
+  onPacket(kind: 'audio' | 'video', ssrc: number, ts: number, arrivalMs: number): void {
+    const m = this.mappings.get(ssrc);
+    if (!m) return;
+    // Signed 32-bit distance from the report's timestamp: wraps come out right.
+    const capturedMs = m.ntpMs + (((ts - m.rtpTs) | 0) / CLOCK_RATE[kind]) * 1000;
+    (kind === 'audio' ? this.audio : this.video).add(arrivalMs - capturedMs, arrivalMs);
+  }
+
+  /**
+   * How much later than its picture the audio of one instant arrives (ms, may be negative):
+   * null until both kinds have a sender report and packets after it.
+   */
+  audioLagMs(): number | null {
+    const a = this.audio.value;
+    const v = this.video.value;
+    return a === null || v === null ? null : a - v;
+  }
+}
