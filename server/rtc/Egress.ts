@@ -4,7 +4,7 @@
 // (FastSend.ts), else werift's sender.
 
 import { EventEmitter } from 'node:events';
-import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
+import { RTCPeerConnection, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters } from 'werift';
 import '../../workers/weriftDtlsFix.ts'; // werift's DTLS client survives a repeated HelloVerifyRequest
 import { answerForClients, gatherTurn, HOST_NETWORK, peerNetworkConfig, type IceNetwork } from './network.ts';
 import { iceSummary } from './iceState.ts';
@@ -14,6 +14,7 @@ import { FastTransport } from './FastSend.ts';
 import { ForwardedTrack } from './egress/ForwardedTrack.ts';
 import { normalizeOffer } from '../../pipeline/sdpSections.ts';
 import { egressStats, type EgressStats } from './egress/stats.ts';
+import { PLAYOUT_DELAY_URI, parsePlayoutDelay, playoutDelayBytes } from '../../pipeline/rtp/PlayoutDelay.ts';
 
 export { ForwardedTrack } from './egress/ForwardedTrack.ts';
 
@@ -41,6 +42,8 @@ export interface EgressOptions {
 }
 
 const MIX_STREAM_ID = 'mcu-mix';
+/** What the mix's video tells subscribers of its playout delay (docs/DEPLOY.md); null: nothing. */
+const PLAYOUT_DELAY = parsePlayoutDelay(process.env.EGRESS_PLAYOUT_DELAY);
 
 export class Egress extends EventEmitter<EgressEvents> {
   readonly video: ForwardedTrack | null;
@@ -162,6 +165,7 @@ export class Egress extends EventEmitter<EgressEvents> {
             : new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: FEEDBACK }),
         ],
       },
+      headerExtensions: { audio: [], video: PLAYOUT_DELAY ? [new RTCRtpHeaderExtensionParameters({ uri: PLAYOUT_DELAY_URI })] : [] },
     });
     const slotCount = wants.video ? (wants.videoSlots ?? 0) : 0;
     const egress = new Egress(pc, wants.audio, wants.video && !slotCount, opts);
@@ -193,6 +197,9 @@ export class Egress extends EventEmitter<EgressEvents> {
         // stated rather than left to each client's default for a missing msid.
         t.sender.streamId = MIX_STREAM_ID;
         fwd.sender = t.sender;
+        // The mix's video carries the playout delay on its keyframes, when the subscriber offered the extension.
+        const pd = PLAYOUT_DELAY && fwd === egress.video ? t.headerExtensions.find((e: { uri: string }) => e.uri === PLAYOUT_DELAY_URI) : undefined;
+        if (PLAYOUT_DELAY && pd) fwd.playoutDelay = { id: pd.id, data: playoutDelayBytes(PLAYOUT_DELAY.minMs, PLAYOUT_DELAY.maxMs) };
         const clockRate = t.kind === 'video' ? 90000 : 48000;
         t.sender.onRtcp.subscribe((rtcp: any) => {
           for (const report of rtcp.reports ?? []) {

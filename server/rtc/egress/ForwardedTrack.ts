@@ -8,14 +8,14 @@ import { ContinuousStream, writeSeqTs } from '../../../pipeline/rtp/Continuity.t
 import { LossWindow } from '../../../pipeline/rtp/LossWindow.ts';
 import { ntpFromUnixMs, SenderReportClock } from '../../../pipeline/rtp/SenderReportClock.ts';
 import { FastTrackHistory, type FastTransport } from '../FastSend.ts';
+import { addHeaderExtension } from '../../../pipeline/rtp/PlayoutDelay.ts';
 
 /**
- * MIX_SR_CLOCK=content: the mix's sender reports map RTP time to when the content was mixed
- * (one clock for both kinds); default `send`: to when the packet left (docs/AUDIO-PATH.md,
- * "Sender reports": content mapping measured worse end to end until it includes the ingest's
- * own audio and video delays).
+ * The mix's sender reports map RTP time to when its content was captured (default, `content`:
+ * the mixer's writes less the age of what they carry, one clock for both kinds); MIX_SR_CLOCK=send:
+ * to when each packet left (docs/AUDIO-PATH.md, "Sender reports").
  */
-const CONTENT_SR = process.env.MIX_SR_CLOCK === 'content';
+const CONTENT_SR = process.env.MIX_SR_CLOCK !== 'send';
 
 /** One outgoing track: continuity across source switches, gated on a first keyframe for video. */
 export class ForwardedTrack {
@@ -64,19 +64,25 @@ export class ForwardedTrack {
     this.srClock = new SenderReportClock(kind === 'audio' ? 48000 : 90000);
   }
 
+  /** The playout-delay extension the subscriber negotiated and its value (PlayoutDelay.ts), put on each keyframe. */
+  playoutDelay: { id: number; data: Buffer } | null = null;
+
   /** Set once DTLS is up and native/srtpfan takes this track's RTP (null: werift's path). */
   fast: FastTransport | null = null;
   private history: FastTrackHistory | null = null;
 
   /**
-   * `contentAt`: when the packet's content was mixed (performance.now(), the mixer's one clock
-   * for audio and video; RoomMixer); its sender reports then map the RTP timestamp to that
-   * instant. Without it (forwarded publisher tracks), to the send time (SenderReportClock).
+   * `contentAt`: where the packet's content stands on the mixer's content clock (performance.now():
+   * the write's instant less the age of what it carried, for audio and video alike; RoomMixer);
+   * its sender reports then map the RTP timestamp to that instant. Without it (forwarded publisher tracks), to the send time (SenderReportClock).
    */
   forward(source: string, packet: Buffer, contentAt: number | null = null): boolean {
     if (!CONTENT_SR) contentAt = null;
     const r = this.stream.rewrite(source, packet, performance.now());
     if (!r) return false;
+    if (this.playoutDelay && this.kind === 'video' && this.stream.isKeyframeStart(packet)) {
+      packet = addHeaderExtension(packet, this.playoutDelay.id, this.playoutDelay.data);
+    }
     this.lastSeq = r.sequenceNumber;
     const s = this.sender;
     if (this.fast && this.dropForTest > 0 && s?.codec) {
@@ -96,9 +102,9 @@ export class ForwardedTrack {
       this.track.writeRtp(copy);
     }
     // The SR announces our clock, not werift's ntpTime(): a right NTP fraction, and for the mix
-    // the instant its content was mixed, so audio and video (two FFmpegs, each with its own
-    // delay) map to one content clock and the subscriber's lip sync lines up what was mixed
-    // together. Otherwise the send time without its jitter (werift's sender or the fast path has
+    // the instant its content was captured, so audio and video (two ingest paths, two FFmpegs,
+    // each with its own delay) map to one content clock and the subscriber's lip sync lines up
+    // what was captured together. Otherwise the send time without its jitter (werift's sender or the fast path has
     // just noted the packet's RTP timestamp).
     if (s && typeof s.rtpTimestamp === 'number') {
       if (contentAt !== null) s.ntpTimestamp = ntpFromUnixMs(performance.timeOrigin + contentAt);
