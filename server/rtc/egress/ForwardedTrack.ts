@@ -11,11 +11,12 @@ import { FastTrackHistory, type FastTransport } from '../FastSend.ts';
 import { addHeaderExtension } from '../../../pipeline/rtp/PlayoutDelay.ts';
 
 /**
- * The mix's sender reports map RTP time to when its content was captured (default, `content`:
- * the mixer's writes less the age of what they carry, one clock for both kinds); MIX_SR_CLOCK=send:
- * to when each packet left (docs/AUDIO-PATH.md, "Sender reports").
+ * MIX_SR_CLOCK=content: the mix's sender reports map RTP time to when its content was captured
+ * (the mixer's writes less the age of what they carry, one clock for both kinds); default
+ * `send`: to when each packet left (docs/AUDIO-PATH.md, "Sender reports": content measured
+ * exact in most runs and 270 ms off in one).
  */
-const CONTENT_SR = process.env.MIX_SR_CLOCK !== 'send';
+const CONTENT_SR = process.env.MIX_SR_CLOCK === 'content';
 
 /** One outgoing track: continuity across source switches, gated on a first keyframe for video. */
 export class ForwardedTrack {
