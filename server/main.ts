@@ -7,7 +7,6 @@ import express from 'express';
 import { checkMetricsListener, loadConfig } from './config.ts';
 import { rnnoiseModel } from '../workers/mixer/voiceModel.ts';
 import { opusAddon } from '../workers/decoder/opus.ts';
-import { fastSendAddon } from './rtc/FastSend.ts';
 import { TokenService } from './auth/TokenService.ts';
 import { sameSecret } from './http/auth.ts';
 import { notFound, unauthorized } from '../pipeline/errors.ts';
@@ -16,6 +15,7 @@ import { createApp } from './http/app.ts';
 import { RoomRegistry } from './rooms/RoomRegistry.ts';
 import { stopAllFfmpeg } from '../workers/ffmpeg/FfmpegProcess.ts';
 import { posixSpawnAddon, spawnMethod } from '../workers/ffmpeg/spawnChild.ts';
+import { fastSendAddon, fastSendThreaded, fastSendUnavailable } from './rtc/FastSend.ts';
 import { MemoryTrimmer } from '../workers/mallocTrim.ts';
 import { Monitor } from './stats/Monitor.ts';
 import { readiness } from './readiness.ts';
@@ -218,7 +218,8 @@ async function main(): Promise<void> {
   const swept = sweepStaleTempDirs();
   if (swept) log.info({ removed: swept }, 'removed temporary files of processes that are gone');
   const running = await startServer(config);
-  log.info({ host: config.host, port: running.port, ice: config.ice, spawn: spawnMethod() }, `listening on http://${config.host}:${running.port}`);
+  const egressSend = fastSendAddon() ? (fastSendThreaded() ? 'srtpfan, send thread' : 'srtpfan, main thread') : `werift (${fastSendUnavailable})`;
+  log.info({ host: config.host, port: running.port, ice: config.ice, spawn: spawnMethod(), egressSend }, `listening on http://${config.host}:${running.port}`);
   if (running.metricsUrl) log.info({ metrics: running.metricsUrl }, 'metrics listener');
   if (!config.authSecret && !config.authPublicKeyFile && !config.authJwksUrl) {
     log.warn('OPEN MODE: MCU_AUTH_SECRET is not set: anyone who can reach this server can publish, watch, record and administer. Set it for any deployment.');

@@ -1,9 +1,10 @@
 // The fast send path for WHEP subscribers (native/srtpfan: libsrtp2 + sendmmsg). Once a
 // subscriber's DTLS handshake is done, its SRTP keys are taken from werift's DTLS session and
 // its RTP goes through one srtp_t of its own: the mixer's packet is copied once into the addon,
-// its header patched in place (payload type, sequence number, timestamp, SSRC), protected and
-// queued; one flush per event-loop turn sends each subscriber's queue with one sendmmsg on the
-// socket of its ICE-selected pair. RTCP (SR/RR, PLI/FIR, REMB, NACK requests) stays on werift;
+// its header patched in place (payload type, sequence number, timestamp, SSRC) and queued; once
+// per event-loop turn the addon's send thread is woken, which protects each subscriber's queue
+// and sends it with one sendmmsg on the socket of its ICE-selected pair, on another core than
+// Node's (EGRESS_SEND_THREAD=0: the same flush on the main thread). RTCP (SR/RR, PLI/FIR, REMB, NACK requests) stays on werift;
 // NACKed packets are resent from FastTrackHistory through the same srtp_t.
 //
 // Falls back to werift's own path (returns null / false) when the addon was not built,
@@ -21,8 +22,14 @@ interface SrtpFanAddon {
   open(profile: number, key: Buffer, salt: Buffer): unknown;
   setDestination(session: unknown, fd: number, ip: string, port: number): boolean;
   send(session: unknown, packet: Buffer, ssrc: number, payloadType: number, seq: number, timestamp: number): number;
-  /** Sends up to `limit` packets per subscriber (all when omitted); returns how many stay queued. */
+  /** Sends up to `limit` packets per subscriber (all when omitted) on this thread; returns how many stay queued. */
   flush(limit?: number): number;
+  /** Starts the addon's send thread (idempotent); false when it could not. */
+  startThread(): boolean;
+  /** Wakes the send thread: it sends up to `limit` per subscriber now, and again each ms while any are left. */
+  kick(limit?: number): void;
+  /** The send thread's fan-out delays (µs) since the last call. */
+  takeDelays(): number[];
   close(session: unknown): void;
   stats(session: unknown): { sent: number; dropped: number; errors: number; protectErrors: number; lastErrno: number };
 }
@@ -34,8 +41,15 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const CANDIDATES = [path.join(here, '../../native/srtpfan/build/Release/srtpfan.node'), path.join(process.cwd(), 'native/srtpfan/build/Release/srtpfan.node')];
 
 let addon: SrtpFanAddon | null | undefined;
+/** SRTP and the send syscalls run on the addon's own thread (EGRESS_SEND_THREAD=0: on Node's main thread). */
+let threaded = false;
 /** Why the fast path is off (null while it is on or not yet looked at). */
 export let fastSendUnavailable: string | null = null;
+
+/** Whether the addon's send thread does the SRTP and the sends (see `threaded`). */
+export function fastSendThreaded(): boolean {
+  return fastSendAddon() !== null && threaded;
+}
 
 /** The addon, or null when the fast path is off (not built, or EGRESS_FAST_PATH=0). */
 export function fastSendAddon(): SrtpFanAddon | null {
@@ -52,6 +66,7 @@ export function fastSendAddon(): SrtpFanAddon | null {
   }
   try {
     addon = createRequire(import.meta.url)(file) as SrtpFanAddon;
+    threaded = process.env.EGRESS_SEND_THREAD !== '0' && addon.startThread();
   } catch (err) {
     fastSendUnavailable = `native/srtpfan did not load: ${(err as Error).message}`;
   }
@@ -65,25 +80,31 @@ export function fastSendAddon(): SrtpFanAddon | null {
  */
 const BURST = 24;
 let flushQueued = false;
-/** When the oldest packet now queued was queued (0: every queue is empty). */
-let queuedSince = 0;
 /**
- * The server's own fan-out delay, µs: from the oldest packet queued (a mixer packet reaching
- * the fan-out, for its first subscriber) to the flush that emptied every subscriber's queue
- * (its last copy's sendmmsg), one sample per drain. The Monitor reports and resets it.
+ * The server's own fan-out delay, µs: per flush round, the longest any packet it sent had
+ * waited since it reached the fan-out (a mixer packet → this subscriber's copy sent), measured
+ * by the addon on whichever thread flushes. The Monitor reports and resets it.
  */
 export const egressDelay = createHistogram();
 function flushSoon(lib: SrtpFanAddon): void {
-  if (!queuedSince) queuedSince = performance.now();
   if (flushQueued) return;
   flushQueued = true;
-  setImmediate(() => flushNow(lib));
+  setImmediate(() => (threaded ? kick(lib) : flushNow(lib)));
+}
+/** The send thread takes over what this event-loop turn queued. */
+function kick(lib: SrtpFanAddon): void {
+  flushQueued = false;
+  lib.kick(BURST);
+  takeDelays(lib);
 }
 function flushNow(lib: SrtpFanAddon): void {
-  if (lib.flush(BURST) > 0) return void setTimeout(() => flushNow(lib), 1);
+  const left = lib.flush(BURST);
+  takeDelays(lib);
+  if (left > 0) return void setTimeout(() => flushNow(lib), 1);
   flushQueued = false;
-  egressDelay.record(Math.max(1, Math.round((performance.now() - queuedSince) * 1000)));
-  queuedSince = 0;
+}
+function takeDelays(lib: SrtpFanAddon): void {
+  for (const us of lib.takeDelays()) egressDelay.record(Math.max(1, Math.round(us)));
 }
 
 /** One subscriber's DTLS transport (audio and video share it under BUNDLE) on the fast path. */

@@ -90,6 +90,43 @@ test('srtpfan sends a long queue in slices of the flush limit, in order', async 
   tx.close();
 });
 
+test('srtpfan\'s send thread: what is queued leaves in order, in slices; subscribers closed mid-send are safe', async () => {
+  if (!lib) return skip('native/srtpfan not built');
+  assert.ok(lib.startThread());
+  assert.ok(lib.startThread()); // idempotent
+  lib.takeDelays();
+  const rx = dgram.createSocket('udp4');
+  const tx = dgram.createSocket('udp4');
+  await Promise.all([rx, tx].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
+  rx.setRecvBufferSize?.(4 << 20);
+  const bySsrc = new Map<number, number[]>();
+  rx.on('message', (m) => {
+    const ssrc = m.readUInt32BE(8);
+    if (!bySsrc.has(ssrc)) bySsrc.set(ssrc, []);
+    bySsrc.get(ssrc)!.push(m.readUInt16BE(2));
+  });
+  const state = Object.getOwnPropertySymbols(tx).find((k) => k.description === 'state symbol')!;
+  const fd = (tx as any)[state].handle.fd;
+  // 40 subscribers, 60 packets each (a keyframe's burst), kicked; half are closed at once.
+  const sessions = Array.from({ length: 40 }, () => lib.open(1, Buffer.alloc(16, 1), Buffer.alloc(14, 2)));
+  for (const s of sessions) lib.setDestination(s, fd, '127.0.0.1', rx.address().port);
+  for (let i = 0; i < 60; i++) sessions.forEach((s, k) => assert.is(lib.send(s, Buffer.alloc(300), 1000 + k, 96, i, 0), 0));
+  lib.kick(24);
+  for (let k = 0; k < 40; k += 2) lib.close(sessions[k]);
+  const kept = sessions.filter((_, k) => k % 2 === 1);
+  for (let i = 0; i < 100 && kept.some((s) => lib.stats(s).sent < 60); i++) await new Promise((r) => setTimeout(r, 10));
+  for (const s of kept) assert.is(lib.stats(s).sent, 60);
+  for (let i = 0; i < 50 && [...bySsrc.keys()].filter((x) => x % 2 === 1).some((x) => (bySsrc.get(x)?.length ?? 0) < 60); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let k = 1; k < 40; k += 2) assert.equal(bySsrc.get(1000 + k), Array.from({ length: 60 }, (_, i) => i), `subscriber ${k}`);
+  const delays = lib.takeDelays();
+  assert.ok(delays.length >= 1 && delays.every((d) => d > 0 && d < 5e6), JSON.stringify(delays));
+  // A closed subscriber takes nothing more.
+  assert.is(lib.send(sessions[0], Buffer.alloc(300), 1, 96, 1, 0), -1);
+  for (const s of kept) lib.close(s);
+  rx.close();
+  tx.close();
+});
+
 test('FastTrackHistory keeps the last 512 by sequence number', () => {
   const h = new FastTrackHistory();
   const a = Buffer.from([1]);

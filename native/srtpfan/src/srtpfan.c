@@ -1,25 +1,43 @@
 // Fan-out send path for WHEP subscribers: one libsrtp2 session per subscriber (keys from its
 // DTLS handshake), each outgoing RTP packet copied once into a preallocated slot, its header
 // patched in place (payload type, sequence number, timestamp, SSRC), protected, and queued;
-// flush() sends every subscriber's queue with one sendmmsg() on the subscriber's ICE socket.
-// No JS objects per packet. Single-threaded: called from Node's main thread only.
+// a flush protects and sends every subscriber's queue with one sendmmsg() on the subscriber's
+// ICE socket, on Node's main thread (flush()) or on the addon's send thread (startThread(),
+// kick()). No JS objects per packet. The JS API is called from the main thread only.
 
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <srtp2/srtp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define SLOT_BYTES (1500 + SRTP_MAX_TRAILER_LEN)
-#define POOL_SLOTS 4096
-#define SESSION_QUEUE 256
+/* Slots are touched only when used: a large pool costs address space, not memory. */
+#define POOL_SLOTS 32768
+#define SESSION_QUEUE 1024
 #define UNLIMITED 0x7fffffff
+#define DELAYS 1024
+
+/*
+ * Threads. send() (Node's main thread) copies and patches a packet into a slot and queues it;
+ * the flush protects and sends. The flush runs either on the main thread (flush()) or on the
+ * addon's own send thread (startThread(), then kick() once per event-loop turn), so SRTP and
+ * the send syscalls use another core. `mu` guards the pool, every session's queue, address and
+ * counters, and the pending list; a session's SRTP context is used by one flush at a time: a
+ * flush takes the sessions it will send (busy), works on them without the lock, and gives them
+ * back. A session closed or collected while busy is finished by the flush that holds it.
+ */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int thread_started, wake, thread_limit = UNLIMITED;
 
 typedef struct session {
   srtp_t srtp;
@@ -29,7 +47,10 @@ typedef struct session {
   socklen_t addrlen;
   int queue[SESSION_QUEUE];
   int queued;
-  int pending; /* on the pending list */
+  int pending; /* on the pending list, or taken by a flush */
+  int busy;    /* taken by a flush: SRTP in use, not on the list */
+  int dealloc_srtp; /* closed while busy: the flush deallocates */
+  int orphaned;     /* collected while busy: the flush frees it */
   struct session *next_pending;
   double sent, dropped, errors, protect_errors;
   int last_errno;
@@ -37,10 +58,20 @@ typedef struct session {
 
 static uint8_t *pool;
 static int pool_lens[POOL_SLOTS];
+static double pool_at[POOL_SLOTS]; /* when each slot's packet was queued (µs) */
 static int pool_free[POOL_SLOTS];
 static int pool_nfree;
 static session_t *pending_head;
 static int srtp_ready;
+/* The fan-out delay: per flush round, the longest a packet it sent had waited since send() (µs). */
+static double delays[DELAYS];
+static int ndelays;
+
+static double now_us(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
 
 static void pool_init(void) {
   pool = malloc((size_t)POOL_SLOTS * SLOT_BYTES);
@@ -48,85 +79,172 @@ static void pool_init(void) {
   pool_nfree = POOL_SLOTS;
 }
 
+/* With `mu` held: puts a session with packets on the pending list (unless it is on it or taken). */
+static void mark_pending(session_t *s) {
+  if (s->pending || s->queued == 0) return;
+  s->pending = 1;
+  s->next_pending = pending_head;
+  pending_head = s;
+}
+
 /*
- * Sends up to `limit` packets of one session's queue (sendmmsg) and returns their slots; the
- * rest stays queued in order. A burst (a keyframe) thus leaves in slices, not all at once
- * into the receiver's socket buffer.
+ * Sends up to `limit` packets of one taken session's queue: protected, then one sendmmsg. The
+ * lock is held only to take the slots and to give them back. A burst (a keyframe) thus leaves
+ * in slices, not all at once into the receiver's socket buffer.
  */
-static int flush_session(session_t *s, int limit) {
-  int n = s->queued < limit ? s->queued : limit, sent = 0;
-  if (n == 0) return 0;
-  if (s->fd >= 0 && s->addrlen > 0) {
-    struct mmsghdr msgs[SESSION_QUEUE];
-    struct iovec iov[SESSION_QUEUE];
-    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)n);
-    for (int i = 0; i < n; i++) {
-      iov[i].iov_base = pool + (size_t)s->queue[i] * SLOT_BYTES;
-      iov[i].iov_len = (size_t)pool_lens[s->queue[i]];
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_name = &s->addr;
-      msgs[i].msg_hdr.msg_namelen = s->addrlen;
+static double flush_session(session_t *s, int limit) {
+  int slots[SESSION_QUEUE];
+  struct sockaddr_storage addr;
+  pthread_mutex_lock(&mu);
+  int n = s->open ? (s->queued < limit ? s->queued : limit) : 0;
+  memcpy(slots, s->queue, sizeof(int) * (size_t)n);
+  memmove(s->queue, s->queue + n, sizeof(int) * (size_t)(s->queued - n));
+  s->queued -= n;
+  int fd = s->fd;
+  socklen_t addrlen = s->addrlen;
+  memcpy(&addr, &s->addr, sizeof addr);
+  pthread_mutex_unlock(&mu);
+
+  struct mmsghdr msgs[SESSION_QUEUE];
+  struct iovec iov[SESSION_QUEUE];
+  int m = 0, protect_errors = 0, sent = 0, err = 0;
+  for (int i = 0; i < n; i++) {
+    uint8_t *b = pool + (size_t)slots[i] * SLOT_BYTES;
+    int plen = pool_lens[slots[i]];
+    if (srtp_protect(s->srtp, b, &plen) != srtp_err_status_ok) {
+      protect_errors++;
+      continue;
     }
-    while (sent < n) {
-      int r = sendmmsg(s->fd, msgs + sent, (unsigned)(n - sent), MSG_DONTWAIT);
+    memset(&msgs[m], 0, sizeof msgs[m]);
+    iov[m].iov_base = b;
+    iov[m].iov_len = (size_t)plen;
+    msgs[m].msg_hdr.msg_iov = &iov[m];
+    msgs[m].msg_hdr.msg_iovlen = 1;
+    msgs[m].msg_hdr.msg_name = &addr;
+    msgs[m].msg_hdr.msg_namelen = addrlen;
+    m++;
+  }
+  double dropped = 0, errors = 0, waited = 0;
+  if (fd >= 0 && addrlen > 0) {
+    while (sent < m) {
+      int r = sendmmsg(fd, msgs + sent, (unsigned)(m - sent), MSG_DONTWAIT);
       if (r < 0) {
         if (errno == EINTR) continue;
-        s->last_errno = errno;
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) s->dropped += n - sent;
-        else s->errors += n - sent;
+        err = errno;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) dropped += m - sent;
+        else errors += m - sent;
         break;
       }
       if (r == 0) break;
       sent += r;
     }
-    s->sent += sent;
   } else {
-    s->dropped += n;
+    dropped += m;
   }
-  for (int i = 0; i < n; i++) pool_free[pool_nfree++] = s->queue[i];
-  memmove(s->queue, s->queue + n, sizeof(int) * (size_t)(s->queued - n));
-  s->queued -= n;
-  return sent;
+
+  double done = now_us();
+  pthread_mutex_lock(&mu);
+  for (int i = 0; i < n; i++) {
+    if (done - pool_at[slots[i]] > waited) waited = done - pool_at[slots[i]];
+    pool_free[pool_nfree++] = slots[i];
+  }
+  s->sent += sent;
+  s->dropped += dropped;
+  s->errors += errors;
+  s->protect_errors += protect_errors;
+  if (err) s->last_errno = err;
+  pthread_mutex_unlock(&mu);
+  return sent > 0 ? waited : 0;
 }
 
-/* Flushes up to `limit` packets of every pending session; returns how many stay queued. */
+/*
+ * One round: every pending session sends up to `limit` packets. Returns how many stay queued.
+ * Records the longest any packet it sent had waited (a mixer packet reaching the fan-out → this
+ * copy sent), so the figure is the same whichever thread flushes.
+ */
 static int flush_all(int limit) {
-  int left = 0;
-  session_t *s = pending_head, *still = NULL;
-  pending_head = NULL;
-  while (s) {
-    session_t *next = s->next_pending;
-    s->next_pending = NULL;
-    flush_session(s, limit);
-    if (s->queued > 0) {
-      left += s->queued;
-      s->next_pending = still;
-      still = s;
-    } else {
-      s->pending = 0;
+  static __thread session_t **taken; /* per flushing thread */
+  static __thread size_t cap;
+  size_t count = 0;
+  pthread_mutex_lock(&mu);
+  for (session_t *s = pending_head; s; s = s->next_pending) count++;
+  if (count > cap) {
+    session_t **grown = realloc(taken, count * sizeof *taken);
+    if (!grown) count = cap; /* out of memory: take what fits, the rest waits */
+    else {
+      taken = grown;
+      cap = count;
     }
-    s = next;
   }
-  pending_head = still;
+  session_t *s = pending_head;
+  for (size_t i = 0; i < count; i++) {
+    taken[i] = s;
+    s->busy = 1;
+    s = s->next_pending;
+  }
+  pending_head = s;
+  pthread_mutex_unlock(&mu);
+
+  double waited = 0;
+  for (size_t i = 0; i < count; i++) {
+    double w = flush_session(taken[i], limit);
+    if (w > waited) waited = w;
+  }
+
+  pthread_mutex_lock(&mu);
+  for (size_t i = 0; i < count; i++) {
+    session_t *t = taken[i];
+    t->busy = 0;
+    t->pending = 0;
+    if (t->dealloc_srtp) {
+      srtp_dealloc(t->srtp);
+      t->dealloc_srtp = 0;
+    }
+    if (t->orphaned) free(t);
+    else if (t->open) mark_pending(t);
+  }
+  int left = 0;
+  for (session_t *p = pending_head; p; p = p->next_pending) left += p->queued;
+  if (waited > 0 && ndelays < DELAYS) delays[ndelays++] = waited;
+  pthread_mutex_unlock(&mu);
   return left;
 }
 
+/* The send thread: a round whenever kicked, then one each millisecond while queues are left. */
+static void *send_thread(void *arg) {
+  (void)arg;
+  for (;;) {
+    pthread_mutex_lock(&mu);
+    while (!wake) pthread_cond_wait(&cv, &mu);
+    wake = 0;
+    int limit = thread_limit;
+    pthread_mutex_unlock(&mu);
+    while (flush_all(limit) > 0) {
+      struct timespec ms = {0, 1000000};
+      nanosleep(&ms, NULL);
+    }
+  }
+  return NULL;
+}
+
+/* With `mu` held: closes a session (idempotent); its SRTP context goes now or when its flush ends. */
 static void session_free(session_t *s) {
   if (!s->open) return;
-  /* take it off the pending list, drop its queue */
-  session_t **pp = &pending_head;
-  while (*pp) {
-    if (*pp == s) {
-      *pp = s->next_pending;
-      break;
+  if (s->pending && !s->busy) {
+    session_t **pp = &pending_head;
+    while (*pp) {
+      if (*pp == s) {
+        *pp = s->next_pending;
+        break;
+      }
+      pp = &(*pp)->next_pending;
     }
-    pp = &(*pp)->next_pending;
+    s->pending = 0;
   }
   for (int i = 0; i < s->queued; i++) pool_free[pool_nfree++] = s->queue[i];
   s->queued = 0;
-  s->pending = 0;
-  srtp_dealloc(s->srtp);
+  if (s->busy) s->dealloc_srtp = 1;
+  else srtp_dealloc(s->srtp);
   s->open = 0;
 }
 
@@ -134,8 +252,12 @@ static void finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   session_t *s = data;
+  pthread_mutex_lock(&mu);
   session_free(s);
-  free(s);
+  int busy = s->busy;
+  if (busy) s->orphaned = 1;
+  pthread_mutex_unlock(&mu);
+  if (!busy) free(s);
 }
 
 #define THROW(msg)                          \
@@ -209,8 +331,8 @@ static napi_value js_set_destination(napi_env env, napi_callback_info info) {
       napi_get_value_string_utf8(env, argv[2], ip, sizeof ip, &iplen) != napi_ok ||
       napi_get_value_uint32(env, argv[3], &port) != napi_ok)
     THROW("setDestination(session, fd, ip, port)");
-  flush_session(s, UNLIMITED);
   napi_value ok;
+  pthread_mutex_lock(&mu);
   memset(&s->addr, 0, sizeof s->addr);
   struct sockaddr_in *a4 = (struct sockaddr_in *)&s->addr;
   struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&s->addr;
@@ -225,17 +347,20 @@ static napi_value js_set_destination(napi_env env, napi_callback_info info) {
   } else {
     s->addrlen = 0;
     s->fd = -1;
+    pthread_mutex_unlock(&mu);
     napi_get_boolean(env, 0, &ok);
     return ok;
   }
   s->fd = fd;
+  pthread_mutex_unlock(&mu);
   napi_get_boolean(env, 1, &ok);
   return ok;
 }
 
 /*
- * send(session, packet, ssrc, payloadType, seq, timestamp) → 0, or a libsrtp error code
- * (< 0: -1 bad packet, -2 no free slot). The packet is copied; the caller's buffer is unchanged.
+ * send(session, packet, ssrc, payloadType, seq, timestamp) → 0, or < 0: -1 bad packet, -2 no
+ * free slot or the subscriber's queue is full (dropped). The packet is copied and patched; the
+ * flush protects and sends it. The caller's buffer is unchanged.
  */
 static napi_value js_send(napi_env env, napi_callback_info info) {
   size_t argc = 6;
@@ -245,50 +370,38 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   void *data;
   size_t len;
   uint32_t ssrc, pt, seq, ts;
-  if (!s || !s->open || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok ||
+  if (!s || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok ||
       napi_get_value_uint32(env, argv[2], &ssrc) != napi_ok || napi_get_value_uint32(env, argv[3], &pt) != napi_ok ||
       napi_get_value_uint32(env, argv[4], &seq) != napi_ok || napi_get_value_uint32(env, argv[5], &ts) != napi_ok)
     THROW("send(session, packet, ssrc, payloadType, seq, timestamp)");
   int rc = 0;
-  if (len < 12 || len > 1500) {
+  pthread_mutex_lock(&mu);
+  if (!s->open || len < 12 || len > 1500) {
     rc = -1;
+  } else if (pool_nfree == 0 || s->queued == SESSION_QUEUE) {
+    s->dropped++;
+    rc = -2;
   } else {
-    if (pool_nfree == 0) flush_all(UNLIMITED);
-    if (s->queued == SESSION_QUEUE) flush_session(s, UNLIMITED);
-    if (pool_nfree == 0) {
-      rc = -2;
-    } else {
-      int slot = pool_free[--pool_nfree];
-      uint8_t *b = pool + (size_t)slot * SLOT_BYTES;
-      memcpy(b, data, len);
-      b[1] = (uint8_t)((b[1] & 0x80) | (pt & 0x7f));
-      b[2] = (uint8_t)(seq >> 8);
-      b[3] = (uint8_t)seq;
-      b[4] = (uint8_t)(ts >> 24);
-      b[5] = (uint8_t)(ts >> 16);
-      b[6] = (uint8_t)(ts >> 8);
-      b[7] = (uint8_t)ts;
-      b[8] = (uint8_t)(ssrc >> 24);
-      b[9] = (uint8_t)(ssrc >> 16);
-      b[10] = (uint8_t)(ssrc >> 8);
-      b[11] = (uint8_t)ssrc;
-      int plen = (int)len;
-      srtp_err_status_t st = srtp_protect(s->srtp, b, &plen);
-      if (st != srtp_err_status_ok) {
-        pool_free[pool_nfree++] = slot;
-        s->protect_errors++;
-        rc = (int)st;
-      } else {
-        pool_lens[slot] = plen;
-        s->queue[s->queued++] = slot;
-        if (!s->pending) {
-          s->pending = 1;
-          s->next_pending = pending_head;
-          pending_head = s;
-        }
-      }
-    }
+    int slot = pool_free[--pool_nfree];
+    uint8_t *b = pool + (size_t)slot * SLOT_BYTES;
+    memcpy(b, data, len);
+    b[1] = (uint8_t)((b[1] & 0x80) | (pt & 0x7f));
+    b[2] = (uint8_t)(seq >> 8);
+    b[3] = (uint8_t)seq;
+    b[4] = (uint8_t)(ts >> 24);
+    b[5] = (uint8_t)(ts >> 16);
+    b[6] = (uint8_t)(ts >> 8);
+    b[7] = (uint8_t)ts;
+    b[8] = (uint8_t)(ssrc >> 24);
+    b[9] = (uint8_t)(ssrc >> 16);
+    b[10] = (uint8_t)(ssrc >> 8);
+    b[11] = (uint8_t)ssrc;
+    pool_lens[slot] = (int)len;
+    s->queue[s->queued++] = slot;
+    pool_at[slot] = now_us();
+    mark_pending(s);
   }
+  pthread_mutex_unlock(&mu);
   napi_value out;
   napi_create_int32(env, rc, &out);
   return out;
@@ -307,14 +420,75 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* kick([limit]) → nothing: the send thread flushes (a round now, then one per ms while any is left). */
+static napi_value js_kick(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t limit = UNLIMITED;
+  if (argc >= 1 && napi_get_value_int32(env, argv[0], &limit) != napi_ok) limit = UNLIMITED;
+  if (limit <= 0) limit = UNLIMITED;
+  pthread_mutex_lock(&mu);
+  thread_limit = limit;
+  wake = 1;
+  pthread_cond_signal(&cv);
+  pthread_mutex_unlock(&mu);
+  return NULL;
+}
+
+/* startThread() → bool: the send thread runs (idempotent); false if it could not be created. */
+static napi_value js_start_thread(napi_env env, napi_callback_info info) {
+  (void)info;
+  pthread_mutex_lock(&mu);
+  if (!thread_started) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* flush_session keeps SESSION_QUEUE-long arrays of message headers on its stack. */
+    pthread_attr_setstacksize(&attr, 1 << 20);
+    thread_started = pthread_create(&t, &attr, send_thread, NULL) == 0;
+    pthread_attr_destroy(&attr);
+  }
+  int ok = thread_started;
+  pthread_mutex_unlock(&mu);
+  napi_value out;
+  napi_get_boolean(env, ok, &out);
+  return out;
+}
+
+/* takeDelays() → the fan-out delays (µs) recorded since the last call, oldest first. */
+static napi_value js_take_delays(napi_env env, napi_callback_info info) {
+  (void)info;
+  static double copy[DELAYS];
+  pthread_mutex_lock(&mu);
+  int n = ndelays;
+  memcpy(copy, delays, sizeof(double) * (size_t)n);
+  ndelays = 0;
+  pthread_mutex_unlock(&mu);
+  napi_value arr;
+  napi_create_array_with_length(env, (size_t)n, &arr);
+  for (int i = 0; i < n; i++) {
+    napi_value v;
+    napi_create_double(env, copy[i], &v);
+    napi_set_element(env, arr, (uint32_t)i, v);
+  }
+  return arr;
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   session_t *s = argc >= 1 ? get_session(env, argv[0]) : NULL;
-  if (s) session_free(s);
+  if (s) {
+    pthread_mutex_lock(&mu);
+    session_free(s);
+    pthread_mutex_unlock(&mu);
+  }
   return NULL;
 }
+
 
 static void set_num(napi_env env, napi_value obj, const char *name, double v) {
   napi_value n;
@@ -329,13 +503,16 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   session_t *s = argc >= 1 ? get_session(env, argv[0]) : NULL;
   if (!s) THROW("stats(session)");
+  pthread_mutex_lock(&mu);
+  double sent = s->sent, dropped = s->dropped, errors = s->errors, protect_errors = s->protect_errors, last_errno = s->last_errno;
+  pthread_mutex_unlock(&mu);
   napi_value obj;
   napi_create_object(env, &obj);
-  set_num(env, obj, "sent", s->sent);
-  set_num(env, obj, "dropped", s->dropped);
-  set_num(env, obj, "errors", s->errors);
-  set_num(env, obj, "protectErrors", s->protect_errors);
-  set_num(env, obj, "lastErrno", s->last_errno);
+  set_num(env, obj, "sent", sent);
+  set_num(env, obj, "dropped", dropped);
+  set_num(env, obj, "errors", errors);
+  set_num(env, obj, "protectErrors", protect_errors);
+  set_num(env, obj, "lastErrno", last_errno);
   return obj;
 }
 
@@ -351,6 +528,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"send", 0, js_send, 0, 0, 0, napi_default, 0},
       {"flush", 0, js_flush, 0, 0, 0, napi_default, 0},
       {"close", 0, js_close, 0, 0, 0, napi_default, 0},
+      {"kick", 0, js_kick, 0, 0, 0, napi_default, 0},
+      {"startThread", 0, js_start_thread, 0, 0, 0, napi_default, 0},
+      {"takeDelays", 0, js_take_delays, 0, 0, 0, napi_default, 0},
       {"stats", 0, js_stats, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
