@@ -31,7 +31,10 @@ interface SrtpFanAddon {
   /** The send thread's fan-out delays (µs) since the last call. */
   takeDelays(): number[];
   close(session: unknown): void;
-  stats(session: unknown): { sent: number; dropped: number; errors: number; protectErrors: number; lastErrno: number };
+  /** `messages`: sendmmsg messages (with GSO one carries a run of equal-sized packets); `gso`: still on for it. */
+  stats(session: unknown): { sent: number; dropped: number; errors: number; protectErrors: number; lastErrno: number; messages: number; gso: boolean };
+  /** UDP GSO for every subscriber (on by default; EGRESS_GSO=0 turns it off). */
+  setGso(on: boolean): void;
 }
 
 /** SRTP protection profiles (RFC 5764, RFC 7714) → master key and salt lengths. */
@@ -67,6 +70,7 @@ export function fastSendAddon(): SrtpFanAddon | null {
   try {
     addon = createRequire(import.meta.url)(file) as SrtpFanAddon;
     threaded = process.env.EGRESS_SEND_THREAD !== '0' && addon.startThread();
+    if (process.env.EGRESS_GSO === '0') addon.setGso(false);
   } catch (err) {
     fastSendUnavailable = `native/srtpfan did not load: ${(err as Error).message}`;
   }

@@ -127,6 +127,44 @@ test('srtpfan\'s send thread: what is queued leaves in order, in slices; subscri
   tx.close();
 });
 
+test('srtpfan sends a run of equal-sized packets as one GSO message, cut back into the same datagrams', async () => {
+  if (!lib) return skip('native/srtpfan not built');
+  const rx = dgram.createSocket('udp4');
+  const tx = dgram.createSocket('udp4');
+  await Promise.all([rx, tx].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
+  const got: Buffer[] = [];
+  rx.on('message', (m) => got.push(m));
+  const state = Object.getOwnPropertySymbols(tx).find((k) => k.description === 'state symbol')!;
+  const fd = (tx as any)[state].handle.fd;
+  const run = async (gso: boolean) => {
+    lib.setGso(gso);
+    got.length = 0;
+    const session = lib.open(1, Buffer.alloc(16, 4), Buffer.alloc(14, 5));
+    lib.setDestination(session, fd, '127.0.0.1', rx.address().port);
+    // A frame: 10 packets of 1100 bytes and a shorter last one, then an audio-sized packet.
+    for (let i = 0; i < 10; i++) lib.send(session, Buffer.alloc(1100, i), 7, 96, i, 0);
+    lib.send(session, Buffer.alloc(300, 10), 7, 96, 10, 0);
+    lib.send(session, Buffer.alloc(120, 11), 7, 111, 11, 0);
+    lib.flush();
+    for (let i = 0; i < 50 && got.length < 12; i++) await new Promise((r) => setTimeout(r, 10));
+    const stats = lib.stats(session);
+    lib.close(session);
+    return { stats, got: got.map((g) => ({ seq: g.readUInt16BE(2), len: g.length })) };
+  };
+  const withGso = await run(true);
+  const without = await run(false);
+  lib.setGso(true);
+  rx.close();
+  tx.close();
+  const want = Array.from({ length: 12 }, (_, i) => ({ seq: i, len: (i < 10 ? 1100 : i === 10 ? 300 : 120) + 10 }));
+  assert.equal(withGso.got, want);
+  assert.equal(without.got, want);
+  assert.is(withGso.stats.sent, 12);
+  // The 11 packets of the frame in one message, the audio packet in another.
+  assert.is(withGso.stats.messages, 2);
+  assert.is(without.stats.messages, 12);
+});
+
 test('FastTrackHistory keeps the last 512 by sequence number', () => {
   const h = new FastTrackHistory();
   const a = Buffer.from([1]);

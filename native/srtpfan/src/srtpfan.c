@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <node_api.h>
 #include <pthread.h>
 #include <srtp2/srtp.h>
@@ -25,6 +26,12 @@
 #define SESSION_QUEUE 1024
 #define UNLIMITED 0x7fffffff
 #define DELAYS 1024
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+/* UDP GSO: at most this many segments, and bytes, in one message (the kernel's limits). */
+#define GSO_MAX_SEGMENTS 64
+#define GSO_MAX_BYTES 60000
 
 /*
  * Threads. send() (Node's main thread) copies and patches a packet into a slot and queues it;
@@ -38,6 +45,8 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int thread_started, wake, thread_limit = UNLIMITED;
+/* EGRESS_GSO=0 (setGso(false)): one datagram per message for every subscriber. */
+static int gso_off;
 
 typedef struct session {
   srtp_t srtp;
@@ -50,11 +59,50 @@ typedef struct session {
   int pending; /* on the pending list, or taken by a flush */
   int busy;    /* taken by a flush: SRTP in use, not on the list */
   int dealloc_srtp; /* closed while busy: the flush deallocates */
+  int no_gso;       /* its socket refused UDP GSO: one datagram per message */
   int orphaned;     /* collected while busy: the flush frees it */
   struct session *next_pending;
-  double sent, dropped, errors, protect_errors;
+  double sent, dropped, errors, protect_errors, messages;
   int last_errno;
 } session_t;
+
+/*
+ * Groups packets [from, m) into messages: with GSO, a run of equal-sized packets (and one
+ * shorter one after it) is one message the kernel cuts back into those datagrams (UDP_SEGMENT:
+ * one trip down the stack instead of one per packet); without, one packet per message.
+ * Returns how many messages; npk[j] is how many packets message j carries.
+ */
+static int build_messages(struct mmsghdr *msgs, struct iovec *iov, int *npk, char (*cbuf)[CMSG_SPACE(sizeof(uint16_t))],
+                          int from, int m, int gso, struct sockaddr_storage *addr, socklen_t addrlen) {
+  int nm = 0;
+  for (int i = from; i < m;) {
+    size_t seg = iov[i].iov_len;
+    int k = 1;
+    if (gso) {
+      while (i + k < m && k < GSO_MAX_SEGMENTS && iov[i + k].iov_len == seg && (size_t)(k + 1) * seg <= GSO_MAX_BYTES) k++;
+      if (i + k < m && k < GSO_MAX_SEGMENTS && iov[i + k].iov_len < seg && k * seg + iov[i + k].iov_len <= GSO_MAX_BYTES) k++;
+    }
+    struct msghdr *h = &msgs[nm].msg_hdr;
+    memset(&msgs[nm], 0, sizeof msgs[nm]);
+    h->msg_iov = &iov[i];
+    h->msg_iovlen = (size_t)k;
+    h->msg_name = addr;
+    h->msg_namelen = addrlen;
+    if (k > 1) {
+      h->msg_control = cbuf[nm];
+      h->msg_controllen = sizeof cbuf[nm];
+      struct cmsghdr *c = CMSG_FIRSTHDR(h);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t size = (uint16_t)seg;
+      memcpy(CMSG_DATA(c), &size, sizeof size);
+    }
+    npk[nm++] = k;
+    i += k;
+  }
+  return nm;
+}
 
 static uint8_t *pool;
 static int pool_lens[POOL_SLOTS];
@@ -101,6 +149,7 @@ static double flush_session(session_t *s, int limit) {
   memmove(s->queue, s->queue + n, sizeof(int) * (size_t)(s->queued - n));
   s->queued -= n;
   int fd = s->fd;
+  int no_gso = s->no_gso || gso_off;
   socklen_t addrlen = s->addrlen;
   memcpy(&addr, &s->addr, sizeof addr);
   pthread_mutex_unlock(&mu);
@@ -115,28 +164,38 @@ static double flush_session(session_t *s, int limit) {
       protect_errors++;
       continue;
     }
-    memset(&msgs[m], 0, sizeof msgs[m]);
     iov[m].iov_base = b;
     iov[m].iov_len = (size_t)plen;
-    msgs[m].msg_hdr.msg_iov = &iov[m];
-    msgs[m].msg_hdr.msg_iovlen = 1;
-    msgs[m].msg_hdr.msg_name = &addr;
-    msgs[m].msg_hdr.msg_namelen = addrlen;
     m++;
   }
-  double dropped = 0, errors = 0, waited = 0;
+  double dropped = 0, errors = 0, waited = 0, messages = 0;
+  int refused_gso = 0;
   if (fd >= 0 && addrlen > 0) {
-    while (sent < m) {
-      int r = sendmmsg(fd, msgs + sent, (unsigned)(m - sent), MSG_DONTWAIT);
+    int npk[SESSION_QUEUE];
+    static __thread char cbuf[SESSION_QUEUE][CMSG_SPACE(sizeof(uint16_t))];
+    int gso = !no_gso;
+    int nm = build_messages(msgs, iov, npk, cbuf, 0, m, gso, &addr, addrlen), j = 0;
+    while (j < nm) {
+      int r = sendmmsg(fd, msgs + j, (unsigned)(nm - j), MSG_DONTWAIT);
       if (r < 0) {
         if (errno == EINTR) continue;
+        if (gso && npk[j] > 1 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
+          /* This socket's route cannot segment (no checksum offload, an old kernel): one by one from here on. */
+          gso = 0;
+          refused_gso = 1;
+          nm = build_messages(msgs, iov, npk, cbuf, sent, m, 0, &addr, addrlen);
+          j = 0;
+          continue;
+        }
         err = errno;
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) dropped += m - sent;
         else errors += m - sent;
         break;
       }
       if (r == 0) break;
-      sent += r;
+      for (int k = 0; k < r; k++) sent += npk[j + k];
+      messages += r;
+      j += r;
     }
   } else {
     dropped += m;
@@ -149,6 +208,8 @@ static double flush_session(session_t *s, int limit) {
     pool_free[pool_nfree++] = slots[i];
   }
   s->sent += sent;
+  s->messages += messages;
+  if (refused_gso) s->no_gso = 1;
   s->dropped += dropped;
   s->errors += errors;
   s->protect_errors += protect_errors;
@@ -436,6 +497,19 @@ static napi_value js_kick(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* setGso(on): UDP GSO for every subscriber (default on; a socket that refuses it falls back alone). */
+static napi_value js_set_gso(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool on = true;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc >= 1) napi_get_value_bool(env, argv[0], &on);
+  pthread_mutex_lock(&mu);
+  gso_off = !on;
+  pthread_mutex_unlock(&mu);
+  return NULL;
+}
+
 /* startThread() → bool: the send thread runs (idempotent); false if it could not be created. */
 static napi_value js_start_thread(napi_env env, napi_callback_info info) {
   (void)info;
@@ -496,7 +570,7 @@ static void set_num(napi_env env, napi_value obj, const char *name, double v) {
   napi_set_named_property(env, obj, name, n);
 }
 
-/* stats(session) → { sent, dropped, errors, protectErrors, lastErrno } */
+/* stats(session) → { sent, dropped, errors, protectErrors, lastErrno, messages (sendmmsg messages), gso } */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -505,6 +579,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   if (!s) THROW("stats(session)");
   pthread_mutex_lock(&mu);
   double sent = s->sent, dropped = s->dropped, errors = s->errors, protect_errors = s->protect_errors, last_errno = s->last_errno;
+  double messages = s->messages, gso = !s->no_gso && !gso_off;
   pthread_mutex_unlock(&mu);
   napi_value obj;
   napi_create_object(env, &obj);
@@ -513,6 +588,10 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   set_num(env, obj, "errors", errors);
   set_num(env, obj, "protectErrors", protect_errors);
   set_num(env, obj, "lastErrno", last_errno);
+  set_num(env, obj, "messages", messages);
+  napi_value g;
+  napi_get_boolean(env, gso != 0, &g);
+  napi_set_named_property(env, obj, "gso", g);
   return obj;
 }
 
@@ -531,6 +610,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"kick", 0, js_kick, 0, 0, 0, napi_default, 0},
       {"startThread", 0, js_start_thread, 0, 0, 0, napi_default, 0},
       {"takeDelays", 0, js_take_delays, 0, 0, 0, napi_default, 0},
+      {"setGso", 0, js_set_gso, 0, 0, 0, napi_default, 0},
       {"stats", 0, js_stats, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
