@@ -468,14 +468,19 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* flush([limit]) → packets still queued (each session sent at most `limit` this time). */
-static napi_value js_flush(napi_env env, napi_callback_info info) {
+/* The optional first argument: packets per subscriber per round (absent or ≤ 0: no limit). */
+static int32_t limit_arg(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t limit = UNLIMITED;
   if (argc >= 1 && napi_get_value_int32(env, argv[0], &limit) != napi_ok) limit = UNLIMITED;
-  if (limit <= 0) limit = UNLIMITED;
+  return limit <= 0 ? UNLIMITED : limit;
+}
+
+/* flush([limit]) → packets still queued (each session sent at most `limit` this time). */
+static napi_value js_flush(napi_env env, napi_callback_info info) {
+  int32_t limit = limit_arg(env, info);
   napi_value out;
   napi_create_int32(env, flush_all(limit), &out);
   return out;
@@ -483,12 +488,7 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
 
 /* kick([limit]) → nothing: the send thread flushes (a round now, then one per ms while any is left). */
 static napi_value js_kick(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t limit = UNLIMITED;
-  if (argc >= 1 && napi_get_value_int32(env, argv[0], &limit) != napi_ok) limit = UNLIMITED;
-  if (limit <= 0) limit = UNLIMITED;
+  int32_t limit = limit_arg(env, info);
   pthread_mutex_lock(&mu);
   thread_limit = limit;
   wake = 1;
