@@ -187,7 +187,9 @@ async function throughMcu(browser: Browser, server: RunningServer) {
   const m = await measure(pub, 'camera', watcher!, 'mix');
   // The mixer's epoch and restarts before and after: a process swap inside the window shows here.
   const mixer = { before: mixerBefore, after: server.rooms.get(room)?.describe().mixer ?? null };
-  return { ...m, publisherJoin, watcherJoins, mixer };
+  // What Chromium's own sender reports say of its audio against its video (null: not believed).
+  const publisherAudioLagMs = [...(server.rooms.get(room)?.participants.values() ?? [])].map((p) => p.ingest.captureSkew.audioLagMs());
+  return { ...m, publisherJoin, watcherJoins, mixer, publisherAudioLagMs };
 }
 
 const joinSummary = (js: Array<Record<string, number | null>>, k: string) => summary(js.map((j) => j[k]).filter((x): x is number => typeof x === 'number'));
@@ -238,6 +240,7 @@ async function main() {
     console.log(`video glass-to-glass: MCU p50 ${mcu.video.p50} ms, p95 ${mcu.video.p95} ms (n ${mcu.video.n}) | direct p50 ${direct.video.p50} ms, p95 ${direct.video.p95} ms | added p50 ${result.added.videoP50Ms} ms, p95 ${result.added.videoP95Ms} ms (${result.added.videoRatioP50}x)`);
     console.log(`audio mouth-to-ear: MCU p50 ${mcu.audio.p50} ms, p95 ${mcu.audio.p95} ms (n ${mcu.audio.n}) | direct p50 ${direct.audio.p50} ms, p95 ${direct.audio.p95} ms | added p50 ${result.added.audioP50Ms} ms, p95 ${result.added.audioP95Ms} ms`);
     console.log(`lip sync (audio − video, p50): MCU ${mcu.lipSyncAudioMinusVideoMs} ms (${skewOk(mcu.lipSyncAudioMinusVideoMs)} BT.1359 −45 … +125), direct ${direct.lipSyncAudioMinusVideoMs} ms`);
+    console.log(`publisher's audio lag over its video, from its sender reports: ${JSON.stringify(mcu.publisherAudioLagMs)} ms`);
     console.log(`receiver jitter buffers: MCU ${jb(mcu.receiver)} | direct ${jb(direct.receiver)}; receive → display p50 MCU ${mcu.receiveToDisplayMs.p50} ms, direct ${direct.receiveToDisplayMs.p50} ms`);
     console.log(`receiver video: MCU ${JSON.stringify(mcu.receiver.video)} | direct ${JSON.stringify(direct.receiver.video)}`);
     console.log(`sender video: MCU ${JSON.stringify(mcu.sender)} | direct ${JSON.stringify(direct.sender)}`);

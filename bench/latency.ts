@@ -36,6 +36,8 @@ interface Samples {
   jitterBufferMs?: { audio: number | null; video: number | null };
   /** Through the MCU: where the audio's time went, stage by stage (ms; p50 / p95 / max). */
   audioPath?: Record<string, unknown>;
+  /** Through the MCU: each publisher's audio lag over its video from its sender reports (null: not believed). */
+  publisherAudioLagMs?: Array<number | null>;
 }
 
 /** Mean jitter-buffer delay per kind from a wrtc peer connection's inbound-rtp stats. */
@@ -109,6 +111,8 @@ async function throughMcu(video: Buffer[] | null, audio: Buffer[] | null): Promi
     const underrunsBefore = room?.mixer.audioPath().slots[0]?.underruns ?? 0;
     await new Promise((r) => setTimeout(r, seconds * 1000));
     c.samples.jitterBufferMs = await jitterBuffers(sub.pc);
+    // What the publishers' own sender reports say of their audio against their video (null: not believed).
+    c.samples.publisherAudioLagMs = room ? [...room.participants.values()].map((p) => p.ingest.captureSkew.audioLagMs()) : [];
     if (room && audio) {
       c.samples.audioPath = {
         sendToIngestArrivalMs: sendToArrival.summary(),
@@ -212,7 +216,7 @@ async function main(): Promise<void> {
     const v = row(mcu.video, floor.video);
     const a = row(mcu.audio, floor.audio);
     const skew = { mcu: Math.round((v.mcu.p50 - a.mcu.p50) * 10) / 10, direct: Math.round((v.direct.p50 - a.direct.p50) * 10) / 10 };
-    result.both = { videoMs: v, audioMs: a, skewVideoMinusAudioP50Ms: skew, jitterBufferMs: { mcu: mcu.jitterBufferMs, direct: floor.jitterBufferMs }, unreadableFrames: { mcu: mcu.unreadable, direct: floor.unreadable } };
+    result.both = { videoMs: v, audioMs: a, skewVideoMinusAudioP50Ms: skew, jitterBufferMs: { mcu: mcu.jitterBufferMs, direct: floor.jitterBufferMs }, unreadableFrames: { mcu: mcu.unreadable, direct: floor.unreadable }, publisherAudioLagMs: mcu.publisherAudioLagMs };
     console.log(line('audio+video subscriber, video glass-to-glass', v));
     console.log(line('audio+video subscriber, audio mouth-to-ear (beep onset)', a));
     if (mcu.audioPath) {
@@ -220,6 +224,7 @@ async function main(): Promise<void> {
       printAudioPath(mcu.audioPath);
     }
     console.log(`audio+video subscriber: lip-sync skew (video p50 - audio p50) MCU ${skew.mcu} ms, direct ${skew.direct} ms (BT.1359: -45..+125); jitter buffer MCU audio ${mcu.jitterBufferMs?.audio} / video ${mcu.jitterBufferMs?.video} ms, direct audio ${floor.jitterBufferMs?.audio} / video ${floor.jitterBufferMs?.video} ms`);
+    console.log(`publishers' audio lag over their video, from their sender reports: ${JSON.stringify(mcu.publisherAudioLagMs ?? [])} (null: not believed; the mix counts 20 ms then)`);
   }
   if (mode !== 'both') {
     // Per kind: with only one kind, nothing is held back for lip sync.

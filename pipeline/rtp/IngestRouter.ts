@@ -83,6 +83,11 @@ export class IngestRouter {
     return { kind: 'video', ssrc: media, sequenceNumber: pkt.payload.readUInt16BE(0), payload: pkt.payload.subarray(2), retransmit: true, rid: layer.rid };
   }
 
+  /** The kind of a stream seen (or announced), by its SSRC. */
+  kindOfSsrc(ssrc: number): StreamKind | null {
+    return this.bySsrc.get(ssrc)?.kind ?? null;
+  }
+
   ssrcOf(kind: StreamKind): number | undefined {
     return this.mediaSsrc.get(kind);
   }

@@ -231,7 +231,8 @@ export class Ingest extends EventEmitter<IngestEvents> {
     this.lastRtcpAt = performance.now();
     if (rtcp?.type === 200 && rtcp.senderInfo) {
       this.feedback.onSenderReport(rtcp.ssrc, rtcp.senderInfo.ntpTimestamp, performance.now());
-      this.captureSkew.onSenderReport(rtcp.ssrc, unixMsFromNtp(BigInt(rtcp.senderInfo.ntpTimestamp)), rtcp.senderInfo.rtpTimestamp);
+      const kind = this.router.kindOfSsrc(rtcp.ssrc);
+      if (kind) this.captureSkew.onSenderReport(rtcp.ssrc, unixMsFromNtp(BigInt(rtcp.senderInfo.ntpTimestamp)), rtcp.senderInfo.rtpTimestamp, kind);
     }
     if (rtcp?.type === 203) this.gone('the publisher said goodbye (RTCP BYE)');
   }

@@ -24,6 +24,8 @@ export interface IngestStatsSource {
   readonly pliSent: number;
   readonly firSent: number;
   readonly twccFeedbackSent: number;
+  /** How much later than its picture the publisher's audio of an instant arrives (its sender reports); null: not known yet. */
+  readonly captureSkew: { audioLagMs(): number | null };
 }
 
 export interface StreamStats {
@@ -73,7 +75,7 @@ export interface IngestStats {
     decodedPixelsPerSec: number;
     simulcast: SimulcastStats | null;
   }) | null;
-  audio: (StreamStats & { codec: 'opus'; bitrateKbps: number; concealed: number; recoveredByFec: number; late: number; samplesOut: number }) | null;
+  audio: (StreamStats & { codec: 'opus'; bitrateKbps: number; concealed: number; recoveredByFec: number; late: number; samplesOut: number; lagOverVideoMs: number | null }) | null;
   twccFeedbackSent: number;
 }
 
@@ -107,6 +109,10 @@ export function simulcastStats(v: VideoReceiver, rates: IngestStatsSource['rates
       };
     }),
   };
+}
+
+function round1(v: number | null): number | null {
+  return v === null ? null : Math.round(v * 10) / 10;
 }
 
 export function ingestStats(i: IngestStatsSource): IngestStats {
@@ -160,6 +166,7 @@ export function ingestStats(i: IngestStatsSource): IngestStats {
           recoveredByFec: a.reorder.recoveredByFec,
           late: a.reorder.late,
           samplesOut: a.samplesOut,
+          lagOverVideoMs: round1(i.captureSkew.audioLagMs()),
         }
       : null,
     twccFeedbackSent: i.twccFeedbackSent,
