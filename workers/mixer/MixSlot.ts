@@ -96,7 +96,8 @@ export class MixSlot {
   /** `n` samples of the slot's audio (silence where there is none), noting where they stand on the content clock. */
   pullAudio(n: number, now: number): Int16Array {
     const pcm = this.audio.pull(n, now);
-    // The block ends where the next one starts: read after the pull, which may have cut samples.
+    // The block ends where the next one starts (a drain's cut, now and then, moves that tick's
+    // figure by the cut; ContentLag smooths it away). Nothing queued after it: unknown this tick.
     const next = this.audio.nextContent();
     this.audioContentAt = next ? next.at + ((next.offsetSamples - n) * 1000) / this.sampleRate : NaN;
     return pcm;

@@ -243,9 +243,9 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
   /**
    * Latest decoded picture of a participant (kept until the next one: sample-and-hold). Frames
    * come at the slot size from the ingest's decoder, which scales and letterboxes any input;
-   * anything else is counted and dropped.
+   * anything else is counted and dropped. `contentAt`: where the frame's content stands on the
+   * content clock (its arrival; performance.now()).
    */
-  /** `contentAt`: where the frame's content stands on the content clock (its arrival; performance.now()). */
   pushVideo(participantId: string, frame: VideoFrame, contentAt?: number): void {
     const k = this.slotOf(participantId);
     const slot = this.table.slots[k];
