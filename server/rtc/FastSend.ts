@@ -4,8 +4,10 @@
 // its header patched in place (payload type, sequence number, timestamp, SSRC) and queued; once
 // per event-loop turn the addon's send thread is woken, which protects each subscriber's queue
 // and sends it with one sendmmsg on the socket of its ICE-selected pair, on another core than
-// Node's (EGRESS_SEND_THREAD=0: the same flush on the main thread). RTCP (SR/RR, PLI/FIR, REMB, NACK requests) stays on werift;
-// NACKed packets are resent from FastTrackHistory through the same srtp_t.
+// Node's (EGRESS_SEND_THREAD=0: the same flush on the main thread); a run of equal-sized
+// packets goes as one UDP GSO message (EGRESS_GSO=0: one datagram per message). RTCP (SR/RR,
+// PLI/FIR, REMB, NACK requests) stays on werift; NACKed packets are resent from
+// FastTrackHistory through the same srtp_t.
 //
 // Falls back to werift's own path (returns null / false) when the addon was not built,
 // EGRESS_FAST_PATH=0, the SRTP profile is not one the addon knows, or the selected pair is not
