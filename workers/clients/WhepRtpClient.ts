@@ -3,7 +3,7 @@
 // tests and benchmarks count them. It offers one video codec (VP8 or H.264) and Opus.
 
 import { EventEmitter } from 'node:events';
-import { RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket } from 'werift';
+import { RTCPeerConnection, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, type RtpPacket } from 'werift';
 import '../weriftDtlsFix.ts'; // werift's DTLS client survives a repeated HelloVerifyRequest
 import { exchangeSdp } from './sdpExchange.ts';
 import { iceGathered } from '../iceGathering.ts';
@@ -27,6 +27,8 @@ export interface WhepRtpClientOptions {
   headers?: Record<string, string>;
   /** Video m-lines offered (default 1): N for individual tracks (?tracks=N); all emit 'video'. */
   videoLines?: number;
+  /** RTP header extensions offered on the video (URIs; default none). */
+  videoHeaderExtensions?: string[];
 }
 
 export interface WhepRtpClientEvents {
@@ -68,6 +70,7 @@ export class WhepRtpClient extends EventEmitter<WhepRtpClientEvents> {
         ],
         audio: [new RTCRtpCodecParameters({ mimeType: a.mimeType, clockRate: 48000, channels: 2, payloadType: a.payloadType, parameters: a.fmtp })],
       },
+      headerExtensions: { audio: [], video: (opts.videoHeaderExtensions ?? []).map((uri) => new RTCRtpHeaderExtensionParameters({ uri })) },
     });
   }
 
