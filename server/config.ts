@@ -4,6 +4,7 @@ import { envInt } from '../pipeline/env.ts';
 import { parseAlwaysOnRungs } from '../pipeline/ladder.ts';
 import { isInternal, isIpLiteral } from '../pipeline/net/addresses.ts';
 import { parseAllowList, type AllowRule } from '../pipeline/net/pushTargets.ts';
+import { parsePlayoutDelay } from '../pipeline/rtp/PlayoutDelay.ts';
 import type { PortRange } from '../pipeline/net/announce.ts';
 import { isIP } from 'node:net';
 
@@ -79,6 +80,8 @@ export function loadConfig(env = process.env): Config {
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) {
     throw new Error(`LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent; got "${env.LOG_LEVEL}"`);
   }
+  // Read by the egress at its first answer (server/rtc/Egress.ts); a bad value is refused here, at start-up.
+  parsePlayoutDelay(env.EGRESS_PLAYOUT_DELAY);
   const config: Config = {
     port: int('PORT', 8080, 0, 65535),
     host: env.HOST || '0.0.0.0',

@@ -42,8 +42,15 @@ export interface EgressOptions {
 }
 
 const MIX_STREAM_ID = 'mcu-mix';
-/** What the mix's video tells subscribers of its playout delay (docs/DEPLOY.md); null: nothing. */
-const PLAYOUT_DELAY = parsePlayoutDelay(process.env.EGRESS_PLAYOUT_DELAY);
+/**
+ * What the mix's video tells subscribers of its playout delay (docs/DEPLOY.md); null: nothing.
+ * Read at the first answer; loadConfig has refused a bad value at start-up already.
+ */
+let playoutDelaySetting: ReturnType<typeof parsePlayoutDelay> | undefined;
+function playoutDelay(): ReturnType<typeof parsePlayoutDelay> {
+  if (playoutDelaySetting === undefined) playoutDelaySetting = parsePlayoutDelay(process.env.EGRESS_PLAYOUT_DELAY);
+  return playoutDelaySetting;
+}
 
 export class Egress extends EventEmitter<EgressEvents> {
   readonly video: ForwardedTrack | null;
@@ -148,6 +155,7 @@ export class Egress extends EventEmitter<EgressEvents> {
     opts: EgressOptions = {},
     net: IceNetwork = HOST_NETWORK,
   ): Promise<{ egress: Egress; answer: string }> {
+    const delay = playoutDelay();
     const pc = new RTCPeerConnection({
       iceServers,
       ...peerNetworkConfig(net),
@@ -165,7 +173,7 @@ export class Egress extends EventEmitter<EgressEvents> {
             : new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: FEEDBACK }),
         ],
       },
-      headerExtensions: { audio: [], video: PLAYOUT_DELAY ? [new RTCRtpHeaderExtensionParameters({ uri: PLAYOUT_DELAY_URI })] : [] },
+      headerExtensions: { audio: [], video: delay ? [new RTCRtpHeaderExtensionParameters({ uri: PLAYOUT_DELAY_URI })] : [] },
     });
     const slotCount = wants.video ? (wants.videoSlots ?? 0) : 0;
     const egress = new Egress(pc, wants.audio, wants.video && !slotCount, opts);
@@ -198,8 +206,8 @@ export class Egress extends EventEmitter<EgressEvents> {
         t.sender.streamId = MIX_STREAM_ID;
         fwd.sender = t.sender;
         // The mix's video carries the playout delay on its keyframes, when the subscriber offered the extension.
-        const pd = PLAYOUT_DELAY && fwd === egress.video ? t.headerExtensions.find((e: { uri: string }) => e.uri === PLAYOUT_DELAY_URI) : undefined;
-        if (PLAYOUT_DELAY && pd) fwd.playoutDelay = { id: pd.id, data: playoutDelayBytes(PLAYOUT_DELAY.minMs, PLAYOUT_DELAY.maxMs) };
+        const pd = delay && fwd === egress.video ? t.headerExtensions.find((e: { uri: string }) => e.uri === PLAYOUT_DELAY_URI) : undefined;
+        if (delay && pd) fwd.playoutDelay = { id: pd.id, data: playoutDelayBytes(delay.minMs, delay.maxMs) };
         const clockRate = t.kind === 'video' ? 90000 : 48000;
         t.sender.onRtcp.subscribe((rtcp: any) => {
           for (const report of rtcp.reports ?? []) {
