@@ -1,7 +1,8 @@
 // EGRESS_PLAYOUT_DELAY (pipeline/rtp/PlayoutDelay.ts): a WHEP subscriber that offers the
 // playout-delay header extension gets it answered, and the mix's keyframes carry the configured
 // min / max (10 ms units) under the negotiated id; one that does not offer it gets none.
-// The setting is read when the egress module loads, so it is set before the server is imported.
+// The setting is read from the environment (at start-up and at the first answer), so it is set
+// before the server is imported.
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -12,17 +12,23 @@ import { skip } from '../helpers/skip.ts';
 
 const lib = fastSendAddon();
 
-async function roundTrip(profile: number, saltLen: number): Promise<RtpPacket[]> {
-  const key = Buffer.alloc(16, 7);
-  const salt = Buffer.alloc(saltLen, 3);
+/** A receiving and a sending socket on loopback, and the sender's fd (what FastSend takes from werift's socket). */
+async function loopbackPair(): Promise<{ rx: dgram.Socket; tx: dgram.Socket; fd: number }> {
   const rx = dgram.createSocket('udp4');
   const tx = dgram.createSocket('udp4');
   await Promise.all([rx, tx].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
+  const state = Object.getOwnPropertySymbols(tx).find((k) => k.description === 'state symbol')!;
+  return { rx, tx, fd: (tx as any)[state].handle.fd };
+}
+
+async function roundTrip(profile: number, saltLen: number): Promise<RtpPacket[]> {
+  const key = Buffer.alloc(16, 7);
+  const salt = Buffer.alloc(saltLen, 3);
+  const { rx, tx, fd } = await loopbackPair();
   const got: Buffer[] = [];
   rx.on('message', (m) => got.push(m));
   const session = lib!.open(profile, key, salt);
-  const state = Object.getOwnPropertySymbols(tx).find((k) => k.description === 'state symbol')!;
-  assert.ok(lib!.setDestination(session, (tx as any)[state].handle.fd, '127.0.0.1', rx.address().port));
+  assert.ok(lib!.setDestination(session, fd, '127.0.0.1', rx.address().port));
   const pkt = Buffer.alloc(1000, 0xab);
   pkt[0] = 0x80;
   pkt[1] = 0x80 | 33; // marker + a payload type the addon must replace
@@ -71,14 +77,11 @@ test('srtpfan rejects what it cannot protect', () => {
 
 test('srtpfan sends a long queue in slices of the flush limit, in order', async () => {
   if (!lib) return skip('native/srtpfan not built');
-  const rx = dgram.createSocket('udp4');
-  const tx = dgram.createSocket('udp4');
-  await Promise.all([rx, tx].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
+  const { rx, tx, fd } = await loopbackPair();
   const seqs: number[] = [];
   rx.on('message', (m) => seqs.push(m.readUInt16BE(2)));
   const session = lib.open(1, Buffer.alloc(16), Buffer.alloc(14));
-  const state = Object.getOwnPropertySymbols(tx).find((k) => k.description === 'state symbol')!;
-  lib.setDestination(session, (tx as any)[state].handle.fd, '127.0.0.1', rx.address().port);
+  lib.setDestination(session, fd, '127.0.0.1', rx.address().port);
   for (let i = 0; i < 60; i++) lib.send(session, Buffer.alloc(200), 1, 96, i, 0);
   assert.is(lib.flush(24), 36);
   assert.is(lib.flush(24), 12);
@@ -95,9 +98,7 @@ test('srtpfan\'s send thread: what is queued leaves in order, in slices; subscri
   assert.ok(lib.startThread());
   assert.ok(lib.startThread()); // idempotent
   lib.takeDelays();
-  const rx = dgram.createSocket('udp4');
-  const tx = dgram.createSocket('udp4');
-  await Promise.all([rx, tx].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
+  const { rx, tx, fd } = await loopbackPair();
   rx.setRecvBufferSize?.(4 << 20);
   const bySsrc = new Map<number, number[]>();
   rx.on('message', (m) => {
@@ -105,8 +106,6 @@ test('srtpfan\'s send thread: what is queued leaves in order, in slices; subscri
     if (!bySsrc.has(ssrc)) bySsrc.set(ssrc, []);
     bySsrc.get(ssrc)!.push(m.readUInt16BE(2));
   });
-  const state = Object.getOwnPropertySymbols(tx).find((k) => k.description === 'state symbol')!;
-  const fd = (tx as any)[state].handle.fd;
   // 40 subscribers, 60 packets each (a keyframe's burst), kicked; half are closed at once.
   const sessions = Array.from({ length: 40 }, () => lib.open(1, Buffer.alloc(16, 1), Buffer.alloc(14, 2)));
   for (const s of sessions) lib.setDestination(s, fd, '127.0.0.1', rx.address().port);
@@ -129,13 +128,9 @@ test('srtpfan\'s send thread: what is queued leaves in order, in slices; subscri
 
 test('srtpfan sends a run of equal-sized packets as one GSO message, cut back into the same datagrams', async () => {
   if (!lib) return skip('native/srtpfan not built');
-  const rx = dgram.createSocket('udp4');
-  const tx = dgram.createSocket('udp4');
-  await Promise.all([rx, tx].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
+  const { rx, tx, fd } = await loopbackPair();
   const got: Buffer[] = [];
   rx.on('message', (m) => got.push(m));
-  const state = Object.getOwnPropertySymbols(tx).find((k) => k.description === 'state symbol')!;
-  const fd = (tx as any)[state].handle.fd;
   const run = async (gso: boolean) => {
     lib.setGso(gso);
     got.length = 0;
