@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { FLOOR_COLOURS, floorCpuPerSec, type FloorOptions } from './lib/floor.ts';
 import { machine, writeResult } from './lib/stats.ts';
-import { videoFixture } from './lib/fixtures.ts';
+import { audioFixture, videoFixture } from './lib/fixtures.ts';
 
 const { values } = parseArgs({
   options: {
@@ -34,7 +34,7 @@ const ROWS: Array<{ name: string; opts: FloorOptions }> = [
 ];
 
 async function main(): Promise<void> {
-  await Promise.all(FLOOR_COLOURS.map((c) => videoFixture(c))); // the floor's input files
+  await Promise.all([...FLOOR_COLOURS.map((c) => videoFixture(c)), audioFixture('beep')]); // the floor's input files
   const rows = values.smoke ? ROWS.slice(0, 1) : ROWS;
   // Each row is also a ratio to the first (decodes + bare composite, the floor's base) of the same run.
   const out: Array<{ stage: string; copies: number; coresPerCopy: number; ratioToFirst: number }> = [];

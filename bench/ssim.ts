@@ -11,13 +11,14 @@
 //   --unpaced: one copy as fast as it goes (quality is the same: libvpx's speed is fixed; CPU is
 //   then per second of media, not of a loaded box), a few seconds of work
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { vp8EncoderOptions, VP8_THREADS } from '../pipeline/mixer/graph.ts';
 import { machine, writeResult } from './lib/stats.ts';
+import { naturalStill } from './lib/naturalStill.ts';
+import { runFfmpeg as run, timedFfmpeg as timed } from './lib/ffmpegRun.ts';
 
 const { values } = parseArgs({
   options: {
@@ -31,8 +32,6 @@ const { values } = parseArgs({
 });
 const seconds = values.smoke ? 2 : Number(values.seconds);
 const copies = values.smoke || values.unpaced ? 1 : Number(values.copies);
-/** Photographs some Debian boxes carry (the rust docs' f3.jpg is a 720x477 photo of a board). */
-const KNOWN_PHOTOS = ['/root/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/share/doc/rust/html/embedded-book/assets/f3.jpg'];
 
 interface Variant {
   name: string;
@@ -43,45 +42,10 @@ const VARIANTS: Variant[] = [
   ...(VP8_THREADS === '1' ? [{ name: '-threads 2', options: vp8EncoderOptions('2') }] : [{ name: '-threads 1', options: vp8EncoderOptions('1') }]),
 ];
 
-function run(args: string[]): Promise<{ stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.env.FFMPEG_PATH || 'ffmpeg', ['-hide_banner', '-nostdin', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    p.stderr.on('data', (d) => (stderr = (stderr + d).slice(-20000)));
-    p.on('error', reject);
-    p.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`ffmpeg ${args.slice(0, 6).join(' ')}…: exit ${code}: ${stderr.slice(-400)}`));
-      else resolve({ stderr });
-    });
-  });
-}
-
-/** Runs the FFmpegs at once; the CPU seconds they used (this process's waited-for children). */
-async function timed(args: string[][]): Promise<number> {
-  const before = childCpu();
-  await Promise.all(args.map(run));
-  return childCpu() - before;
-}
-function childCpu(): number {
-  // /proc/self/stat cutime + cstime: CPU of waited-for children.
-  const f = fs.readFileSync('/proc/self/stat', 'utf8');
-  const x = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(x[13]) + Number(x[14])) / 100;
-}
-
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ssim-'));
   const frames = seconds * 30;
-  const photo = values.image ?? KNOWN_PHOTOS.find((p) => fs.existsSync(p));
-  let source: string;
-  let still = path.join(dir, 'still.png');
-  if (photo) {
-    source = `photograph ${path.basename(photo)}`;
-    still = photo;
-  } else {
-    source = 'rendered Mandelbrot picture (no photograph on this box)';
-    await run(['-f', 'lavfi', '-i', 'mandelbrot=s=1280x720:start_scale=0.6:end_scale=0.6', '-frames:v', '1', still]);
-  }
+  const { still, source } = await naturalStill(dir, values.image, run);
   // A slow pan and zoom over the still: the motion a camera's picture has.
   const src = path.join(dir, 'src.y4m');
   await run(['-loop', '1', '-i', still, '-vf', `scale=1920:-2,zoompan=z='1.15+0.0015*on':x='iw/2-(iw/zoom/2)+on*0.8':y='ih/2-(ih/zoom/2)':d=${frames}:s=640x360:fps=30,format=yuv420p`, '-frames:v', String(frames), src]);

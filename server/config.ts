@@ -7,6 +7,7 @@ import { parseAllowList, type AllowRule } from '../pipeline/net/pushTargets.ts';
 import { parsePlayoutDelay } from '../pipeline/rtp/PlayoutDelay.ts';
 import type { PortRange } from '../pipeline/net/announce.ts';
 import { isIP } from 'node:net';
+import { vp8MaxIntraFromEnv, vp8ThreadsFromEnv } from '../workers/mixer/voiceModel.ts';
 
 export interface Config {
   port: number;
@@ -82,6 +83,9 @@ export function loadConfig(env = process.env): Config {
   }
   // Read by the egress at its first answer (server/rtc/Egress.ts); a bad value is refused here, at start-up.
   parsePlayoutDelay(env.EGRESS_PLAYOUT_DELAY);
+  // Read by each video mixer as it starts (workers/mixer/voiceModel.ts); refused here too, at start-up.
+  vp8ThreadsFromEnv(env);
+  vp8MaxIntraFromEnv(env);
   const config: Config = {
     port: int('PORT', 8080, 0, 65535),
     host: env.HOST || '0.0.0.0',

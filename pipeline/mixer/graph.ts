@@ -35,6 +35,8 @@ export interface MixerSettings {
   voiceChain?: boolean;
   /** libvpx threads per VP8 rung (MIXER_VP8_THREADS); VP8_THREADS when absent. */
   vp8Threads?: number;
+  /** Largest VP8 keyframe, % of a frame's bitrate share (MIXER_VP8_MAX_INTRA_PCT); VP8_MAX_INTRA_PCT when absent, 0 uncapped. */
+  vp8MaxIntraPct?: number;
 }
 
 export const DEFAULT_MIXER_SETTINGS: MixerSettings = {
@@ -90,9 +92,23 @@ export const VP8_CPU_USED = '-8';
  */
 export const VP8_THREADS: string = '1';
 
+/**
+ * The largest a VP8 keyframe may be, in % of a frame's share of the rung's bitrate (libvpx's
+ * rc_max_intra_bitrate_pct; 900 at 30 fps is what libwebrtc's VP8 encoder sets: a 600 ms optimal
+ * buffer × 0.5 × fps / 10). Uncapped, a 720p 1500k keyframe of a natural 2x2 composite was
+ * 83 KB on average and 266 KB at the start (70-222 packets, which every subscriber gets in one
+ * burst and a receiver's jitter estimator remembers for minutes); capped, 42 / 64 KB, whole-clip
+ * tile SSIM 0.006 lower with a keyframe every 2 s (`npm run bench:keyframes`). 0: uncapped.
+ * MIXER_VP8_MAX_INTRA_PCT overrides it.
+ */
+export const VP8_MAX_INTRA_PCT = 900;
+
 /** The rungs' VP8 encoder options (the capacity bench's floor uses the same). */
-export function vp8EncoderOptions(threads: string = VP8_THREADS): string[] {
-  return ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', VP8_CPU_USED, '-lag-in-frames', '0', '-error-resilient', '1', '-threads', threads];
+export function vp8EncoderOptions(threads: string = VP8_THREADS, maxIntraPct: number = VP8_MAX_INTRA_PCT): string[] {
+  return [
+    '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', VP8_CPU_USED, '-lag-in-frames', '0', '-error-resilient', '1', '-threads', threads,
+    ...(maxIntraPct > 0 ? ['-max-intra-rate', String(maxIntraPct)] : []),
+  ];
 }
 
 /** RTP payload types of the mixer's outputs (FFmpeg's defaults, made explicit for taps' SDPs). */
@@ -205,7 +221,7 @@ export function buildMixerSpec(
     const k = `${rung.bitrateKbps}k`;
     const codec =
       rung.codec === 'vp8'
-        ? vp8EncoderOptions(String(settings.vp8Threads ?? VP8_THREADS))
+        ? vp8EncoderOptions(String(settings.vp8Threads ?? VP8_THREADS), settings.vp8MaxIntraPct ?? VP8_MAX_INTRA_PCT)
         : ['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-threads', '1'];
     return {
       url: rtpUrl(endpoints.rungRtpPorts[r]),

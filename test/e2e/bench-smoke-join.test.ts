@@ -1,4 +1,4 @@
-// bench:join, bench:browser, bench/room-profile, bench/ssim and bench:spawn in smoke mode: they run to completion
+// bench:join, bench:browser, bench/room-profile, bench/ssim, bench:keyframes and bench:spawn in smoke mode: they run to completion
 // and produce their figures (not values). The other benchmarks are in bench-smoke.
 
 import { test } from 'uvu';
@@ -42,6 +42,16 @@ test('bench/room-profile and bench/ssim produce a stage cost, and a tile SSIM wi
   assert.match(ssim.stdout, /ssim: current \(-threads \d\): [\d.]+ \(0 below current\)/);
   assert.ok(ssim.result.results.length >= 2, JSON.stringify(ssim.result));
   for (const r of ssim.result.results) assert.ok(r.ssimTile > 0.5 && r.ssimTile <= 1 && finite(r.cpuCoresPerCopy) && r.cpuCoresPerCopy > 0, JSON.stringify(r));
+});
+
+test('bench:keyframes produces keyframe sizes and SSIM per keyframe cap, the current cap smaller than uncapped', () => {
+  const { stdout, result } = runBench('keyframes');
+  assert.match(stdout, /keyframes: -max-intra-rate \d+ \(current\): largest keyframe [\d.]+x uncapped's, SSIM -?[\d.]+ below uncapped/);
+  for (const r of result.rows) assert.ok(r.keyframes >= 2 && r.firstKeyframeBytes > 0 && r.ssim > 0.5 && r.ssim <= 1 && finite(r.ssimAfterKeyframe), JSON.stringify(r));
+  const current = result.rows.find((r: { variant: string }) => r.variant.endsWith('(current)'));
+  const uncapped = result.rows.find((r: { maxIntraPct: number }) => r.maxIntraPct === 0);
+  // The start's keyframe is where the cap bites (libvpx's buffer is full then): 266 KB → 64 KB on the photograph.
+  assert.ok(current.firstKeyframeBytes < uncapped.firstKeyframeBytes, JSON.stringify(result.rows));
 });
 
 test('bench:spawn produces the event-loop cost of a spawn, fork against posix_spawn, at two sizes', () => {

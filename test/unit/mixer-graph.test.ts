@@ -7,10 +7,12 @@ import {
   DEFAULT_MIXER_SETTINGS,
   placementCommands,
   specToArgv,
+  VP8_MAX_INTRA_PCT,
   VP8_THREADS,
   type SlotPlacement,
 } from '../../pipeline/mixer/graph.ts';
-import { vp8ThreadsFromEnv } from '../../workers/mixer/voiceModel.ts';
+import { vp8MaxIntraFromEnv, vp8ThreadsFromEnv } from '../../workers/mixer/voiceModel.ts';
+import { loadConfig } from '../../server/config.ts';
 import { buildAudioMixerSpec, interleaveF32, streamingWavHeader } from '../../pipeline/mixer/audioGraph.ts';
 
 const endpoints = (c: number, rungs = 2) => ({
@@ -57,8 +59,8 @@ test('filter graph: commandable scale and overlay per slot, keyframes from the t
   assert.not.match(g, /amerge|azmq/);
   const argv = specToArgv(spec).join(' ');
   assert.ok(argv.includes('-force_key_frames source'));
-  assert.match(argv, /-map \[rung0\] -fps_mode passthrough -c:v libvpx -deadline realtime -cpu-used -8 -lag-in-frames 0 -error-resilient 1 -threads \d -b:v 1500k/);
-  assert.ok(argv.includes(`-error-resilient 1 -threads ${VP8_THREADS} -b:v 1500k`), 'the default libvpx threads');
+  assert.match(argv, /-map \[rung0\] -fps_mode passthrough -c:v libvpx -deadline realtime -cpu-used -8 -lag-in-frames 0 -error-resilient 1 -threads \d -max-intra-rate 900 -b:v 1500k/);
+  assert.ok(argv.includes(`-error-resilient 1 -threads ${VP8_THREADS} -max-intra-rate`), 'the default libvpx threads');
   assert.match(argv, /-map \[rung1\] -fps_mode passthrough -c:v libx264 -preset veryfast -tune zerolatency -profile:v baseline .* -b:v 400k/);
   // each rung: its own trigger (keyframes) with the composite scaled over it
   assert.match(g, /\[6:v\]scale=640:360:flags=neighbor,format=yuv420p\[rt1\]/);
@@ -68,11 +70,27 @@ test('filter graph: commandable scale and overlay per slot, keyframes from the t
 
 test('VP8 rungs: libvpx threads from the settings (MIXER_VP8_THREADS), validated', () => {
   const spec = buildMixerSpec({ ...DEFAULT_MIXER_SETTINGS, vp8Threads: 3 }, endpoints(4), [shown(0, 0), shown(640, 0), hidden, hidden], RUNGS);
-  assert.match(specToArgv(spec).join(' '), /-map \[rung0\] [^]*-error-resilient 1 -threads 3 -b:v 1500k/);
+  assert.match(specToArgv(spec).join(' '), /-map \[rung0\] [^]*-error-resilient 1 -threads 3 -max-intra-rate 900 -b:v 1500k/);
   assert.is(vp8ThreadsFromEnv({}), undefined);
   assert.is(vp8ThreadsFromEnv({ MIXER_VP8_THREADS: ' 1 ' }), 1);
   assert.throws(() => vp8ThreadsFromEnv({ MIXER_VP8_THREADS: '0' }), /MIXER_VP8_THREADS/);
   assert.throws(() => vp8ThreadsFromEnv({ MIXER_VP8_THREADS: 'two' }), /MIXER_VP8_THREADS/);
+});
+
+test('VP8 rungs: keyframes capped at VP8_MAX_INTRA_PCT of a frame\'s share (MIXER_VP8_MAX_INTRA_PCT; 0 uncapped), validated at start-up; H.264 untouched', () => {
+  const argv = (pct?: number) => specToArgv(buildMixerSpec({ ...DEFAULT_MIXER_SETTINGS, vp8MaxIntraPct: pct }, endpoints(4), [shown(0, 0), shown(640, 0), hidden, hidden], RUNGS)).join(' ');
+  assert.is(VP8_MAX_INTRA_PCT, 900);
+  assert.match(argv(), /-map \[rung0\] [^]*-threads \d -max-intra-rate 900 -b:v 1500k/);
+  assert.match(argv(600), /-map \[rung0\] [^]*-threads \d -max-intra-rate 600 -b:v 1500k/);
+  assert.not.match(argv(0), /-max-intra-rate/);
+  assert.not.match(argv().split('-map [rung1]')[1], /-max-intra-rate/, 'not on the H.264 rung');
+  assert.is(vp8MaxIntraFromEnv({}), undefined);
+  assert.is(vp8MaxIntraFromEnv({ MIXER_VP8_MAX_INTRA_PCT: ' 0 ' }), 0);
+  assert.is(vp8MaxIntraFromEnv({ MIXER_VP8_MAX_INTRA_PCT: '300' }), 300);
+  assert.throws(() => vp8MaxIntraFromEnv({ MIXER_VP8_MAX_INTRA_PCT: '-1' }), /MIXER_VP8_MAX_INTRA_PCT/);
+  assert.throws(() => vp8MaxIntraFromEnv({ MIXER_VP8_MAX_INTRA_PCT: '9.5' }), /MIXER_VP8_MAX_INTRA_PCT/);
+  assert.throws(() => loadConfig({ MIXER_VP8_MAX_INTRA_PCT: 'lots' }), /MIXER_VP8_MAX_INTRA_PCT/);
+  assert.throws(() => loadConfig({ MIXER_VP8_THREADS: '0' }), /MIXER_VP8_THREADS/);
 });
 
 test('audio process: one WAV socket, a channel per slot, cut at 20 ms; commands on azmq; one Opus encode per distinct mix', () => {

@@ -28,7 +28,7 @@ import type { TriggerFrames } from './trigger.ts';
 import type { RungSpec } from '../../pipeline/ladder.ts';
 import { FULL_MIX_KEY, minusStreamKey, videoStreamKey, type MixStreamKey } from '../../pipeline/mixer/streamKey.ts';
 import { makeTempDir } from '../tmp.ts';
-import { rnnoiseModel, voiceChainEnabled, vp8ThreadsFromEnv } from './voiceModel.ts';
+import { rnnoiseModel, voiceChainEnabled, vp8MaxIntraFromEnv, vp8ThreadsFromEnv } from './voiceModel.ts';
 import { AudioMixerProcess } from './AudioMixerProcess.ts';
 import { RtpSocket } from './RtpSocket.ts';
 import { ContentTimeline } from '../../pipeline/rtp/ContentTimeline.ts';
@@ -109,7 +109,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     }
     const dir = makeTempDir('mix');
     try {
-      return new MixerProcess(name, { ...settings, denoiseModel, vp8Threads: settings.vp8Threads ?? vp8ThreadsFromEnv() }, placements, trigger, prerollVideo, rungs, dir, sockets, audio, owns);
+      return new MixerProcess(name, { ...settings, denoiseModel, vp8Threads: settings.vp8Threads ?? vp8ThreadsFromEnv(), vp8MaxIntraPct: settings.vp8MaxIntraPct ?? vp8MaxIntraFromEnv() }, placements, trigger, prerollVideo, rungs, dir, sockets, audio, owns);
     } catch (err) {
       if (owns) await audio?.close();
       for (const s of sockets) s.close();

@@ -1,5 +1,6 @@
 // Mixer settings from the environment: which RNNoise model the mixers load (RNNOISE_MODEL, or
-// the one shipped in models/rnnoise/; empty or "none": afftdn), VOICE_PROCESSING, MIXER_VP8_THREADS.
+// the one shipped in models/rnnoise/; empty or "none": afftdn), VOICE_PROCESSING, MIXER_VP8_THREADS,
+// MIXER_VP8_MAX_INTRA_PCT.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,6 +19,15 @@ export function vp8ThreadsFromEnv(env: NodeJS.ProcessEnv = process.env): number 
   if (!v) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`MIXER_VP8_THREADS: "${v}" is not a whole number from 1 to 8`);
+  return n;
+}
+
+/** MIXER_VP8_MAX_INTRA_PCT: the largest VP8 keyframe, % of a frame's bitrate share (0 = uncapped, up to 10000); unset: VP8_MAX_INTRA_PCT. */
+export function vp8MaxIntraFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const v = env.MIXER_VP8_MAX_INTRA_PCT?.trim();
+  if (!v) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 10000) throw new Error(`MIXER_VP8_MAX_INTRA_PCT: "${v}" is not a whole number from 0 to 10000`);
   return n;
 }
 
