@@ -127,7 +127,7 @@ export const rungTriggerSocket = (dir: string, rungId: string): string => `${dir
  * The rung that is the composite as it is (the canvas's size and frame rate; the first such),
  * or -1. It takes its keyframes from the canvas trigger (input 0) instead of a trigger of its
  * own laid under it: that full-frame overlay converted the whole 720p composite to yuva420p and
- * blended it every frame, ~0.06 core per room (docs/PERFORMANCE.md, "The canvas rung").
+ * blended it every frame, ~0.05 core per room (docs/PERFORMANCE.md, "The canvas rung").
  */
 export function canvasRungIndex(settings: Pick<MixerSettings, 'canvas' | 'fps'>, rungs: readonly Pick<RungSpec, 'width' | 'height' | 'fps'>[]): number {
   return rungs.findIndex((r) => r.width === settings.canvas.width && r.height === settings.canvas.height && r.fps === settings.fps);
