@@ -3,6 +3,7 @@
 // MIXER_VP8_MAX_INTRA_PCT.
 
 import fs from 'node:fs';
+import { envInt } from '../../pipeline/env.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,20 +16,18 @@ export function voiceChainEnabled(env: NodeJS.ProcessEnv = process.env): boolean
 
 /** MIXER_VP8_THREADS: libvpx threads per VP8 rung (1-8); unset: the mixer's default (VP8_THREADS). */
 export function vp8ThreadsFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const v = env.MIXER_VP8_THREADS?.trim();
-  if (!v) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`MIXER_VP8_THREADS: "${v}" is not a whole number from 1 to 8`);
-  return n;
+  return optionalInt(env, 'MIXER_VP8_THREADS', 1, 8);
 }
 
 /** MIXER_VP8_MAX_INTRA_PCT: the largest VP8 keyframe, % of a frame's bitrate share (0 = uncapped, up to 10000); unset: VP8_MAX_INTRA_PCT. */
 export function vp8MaxIntraFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const v = env.MIXER_VP8_MAX_INTRA_PCT?.trim();
-  if (!v) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 10000) throw new Error(`MIXER_VP8_MAX_INTRA_PCT: "${v}" is not a whole number from 0 to 10000`);
-  return n;
+  return optionalInt(env, 'MIXER_VP8_MAX_INTRA_PCT', 0, 10000);
+}
+
+/** An integer setting in [min, max] (spaces around it ignored), undefined when unset or blank. */
+function optionalInt(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
+  const v = env[name]?.trim();
+  return v ? envInt({ [name]: v }, name, 0, min, max) : undefined;
 }
 
 let resolved: { env: string | undefined; model: string | null } | null = null;
