@@ -39,6 +39,8 @@ const seconds = values.smoke ? 5 : Number(values.seconds);
 const joins = values.smoke ? 1 : Number(values.joins);
 const SETTLE_MS = values.smoke ? 2000 : 3000;
 const FRAMES = 300; // a 10 s loop at 30 fps; counters repeat after that
+/** Busier than this (the whole machine, over the MCU run), the run's latency is the box's, not the product's. */
+const SATURATED = 0.85;
 const room = `bench-browser-${process.pid}`;
 
 /** The camera and microphone files Chromium plays: a stamped 640x360 y4m and beeps in a wav. */
@@ -245,6 +247,9 @@ async function main() {
     console.log(`receiver video: MCU ${JSON.stringify(mcu.receiver.video)} | direct ${JSON.stringify(direct.receiver.video)}`);
     console.log(`sender video: MCU ${JSON.stringify(mcu.sender)} | direct ${JSON.stringify(direct.sender)}`);
     console.log(`CPU (cores): MCU ${JSON.stringify(mcu.cpu)} | direct ${JSON.stringify(direct.cpu)}`);
+    if (mcu.cpu.boxBusy > SATURATED) {
+      console.log(`warning: the machine was ${Math.round(mcu.cpu.boxBusy * 100)} % busy during the MCU run (> ${SATURATED * 100} %): its latency figures are the box's saturation, not the product's`);
+    }
     console.log(`join, watch only: click → first frame p50 ${watch.clickToFirstFrameMs.p50} ms, p95 ${watch.clickToFirstFrameMs.p95} ms; WHEP POST → first frame p50 ${watch.postToFirstFrameMs.p50} ms, p95 ${watch.postToFirstFrameMs.p95} ms (click → POST p50 ${watch.clickToPostMs.p50} ms, POST p50 ${watch.postMs.p50} ms)`);
     console.log(`join, publisher: ${JSON.stringify(mcu.publisherJoin)}; direct call offer → first frame ${direct.offerToFirstFrameMs} ms`);
     console.log(`→ ${writeResult('browser', values.smoke, result)}`);

@@ -259,6 +259,7 @@ export function cpuMeter() {
   const at = performance.now();
   const self = procCpuSeconds(process.pid) ?? 0;
   const before = descendantCpu(process.pid);
+  const box0 = boxTicks();
   return () => {
     const s = (performance.now() - at) / 1000;
     const sums = { chromium: 0, ffmpeg: 0, other: 0 };
@@ -270,6 +271,18 @@ export function cpuMeter() {
       ffmpegCores: c(sums.ffmpeg),
       chromiumCores: c(sums.chromium),
       loadAverage1m: Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
+      /** The whole machine's busy share over the window (all processes, /proc/stat): near 1, its figures are the box's. */
+      boxBusy: busyShare(box0, boxTicks()),
     };
   };
 }
+
+/** /proc/stat's first line: busy and total ticks of all CPUs (idle and iowait count as not busy). */
+function boxTicks(): { busy: number; total: number } {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - f[3] - f[4], total };
+}
+
+const busyShare = (a: { busy: number; total: number }, b: { busy: number; total: number }) =>
+  b.total > a.total ? Math.round(((b.busy - a.busy) / (b.total - a.total)) * 100) / 100 : 0;
