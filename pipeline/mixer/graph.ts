@@ -96,10 +96,11 @@ export const VP8_THREADS: string = '1';
 /**
  * The largest a VP8 keyframe may be, in % of a frame's share of the rung's bitrate (libvpx's
  * rc_max_intra_bitrate_pct; 900 at 30 fps is what libwebrtc's VP8 encoder sets: a 600 ms optimal
- * buffer × 0.5 × fps / 10). Uncapped, a 720p 1500k keyframe of a natural 2x2 composite was
- * 83 KB on average and 266 KB at the start (70-222 packets, which every subscriber gets in one
- * burst and a receiver's jitter estimator remembers for minutes); capped, 42 / 64 KB, whole-clip
- * tile SSIM 0.006 lower with a keyframe every 2 s (`npm run bench:keyframes`). 0: uncapped.
+ * buffer × 0.5 × fps / 10). It bites where libvpx's buffer is full (a rung's first keyframe,
+ * one after a still scene): a 720p 1500k natural 2x2 composite's first keyframe was 266 KB
+ * uncapped (225 packets, which every subscriber gets in one burst and a receiver's jitter
+ * estimator remembers for minutes) and is 64 KB; later ones 34-43 KB either way; clip SSIM
+ * 0.006 lower with a keyframe every 2 s (`npm run bench:keyframes`). 0: uncapped.
  * MIXER_VP8_MAX_INTRA_PCT overrides it.
  */
 export const VP8_MAX_INTRA_PCT = 900;
