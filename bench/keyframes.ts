@@ -58,8 +58,17 @@ async function ssimPerFrame(file: string, src: string, statsFile: string): Promi
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const r4 = (x: number) => Math.round(x * 10000) / 10000;
 
+/** The clip and its encodes (hundreds of MB) live in a temporary directory, removed however the run ends. */
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyframes-'));
+  try {
+    await measure(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function measure(dir: string): Promise<void> {
   const frames = seconds * FPS;
   const { still, source } = await naturalStill(dir, values.image, runFfmpeg);
   // Four tiles, each its own slow pan and zoom over the still: a room of four cameras.
@@ -126,7 +135,6 @@ async function main(): Promise<void> {
   for (const r of result.rows) {
     console.log(`keyframes: ${r.variant}: largest keyframe ${r.largestKeyframeToUncapped}x uncapped's, SSIM ${r.ssimBelowUncapped} below uncapped: ${r.ok ? 'ok' : 'fails the limit'}`);
   }
-  fs.rmSync(dir, { recursive: true, force: true });
   console.log(`wrote ${writeResult('keyframes', values.smoke, result)}`);
 }
 

@@ -42,8 +42,17 @@ const VARIANTS: Variant[] = [
   ...(VP8_THREADS === '1' ? [{ name: '-threads 2', options: vp8EncoderOptions('2') }] : [{ name: '-threads 1', options: vp8EncoderOptions('1') }]),
 ];
 
+/** The clip and its encodes (hundreds of MB) live in a temporary directory, removed however the run ends. */
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ssim-'));
+  try {
+    await measure(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function measure(dir: string): Promise<void> {
   const frames = seconds * 30;
   const { still, source } = await naturalStill(dir, values.image, run);
   // A slow pan and zoom over the still: the motion a camera's picture has.
@@ -74,7 +83,6 @@ async function main(): Promise<void> {
     results: results.map((r) => ({ ...r, ssimBelowCurrent: Number((base.ssimTile - r.ssimTile).toFixed(4)), cpuToCurrent: Math.round((r.cpuCoresPerCopy / base.cpuCoresPerCopy) * 100) / 100, ok: r.ssimTile >= 0.9 && base.ssimTile - r.ssimTile <= 0.01 })),
   };
   for (const r of result.results) console.log(`ssim: ${r.variant}: ${r.ssimTile} (${r.ssimBelowCurrent} below current), CPU ${r.cpuToCurrent}x current: ${r.ok ? 'ok' : 'fails the limit'}`);
-  fs.rmSync(dir, { recursive: true, force: true });
   console.log(`wrote ${writeResult('ssim', values.smoke, result)}`);
 }
 
