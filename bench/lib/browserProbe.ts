@@ -30,6 +30,8 @@ export interface Probe {
   receiveToDisplay: number[];
   /** The loudest 256-sample block heard (RMS, full scale 1). */
   peakRms: number;
+  /** Counters read from the frame's own luma plane (WebCodecs) and from a canvas (RGB). */
+  readers: { frame: number; canvas: number };
 }
 
 /**
@@ -42,10 +44,11 @@ export async function instrument(page: Page, videoId: string, key: string, rect:
     ({ videoId, key, rect, stamp }) => {
       const w = window as any;
       w.__probe ??= {};
-      const p = (w.__probe[key] = { stamps: [] as Array<[number, number]>, onsets: [] as number[], receiveToDisplay: [] as number[], peakRms: 0 });
+      const p = (w.__probe[key] = { stamps: [] as Array<[number, number]>, onsets: [] as number[], receiveToDisplay: [] as number[], peakRms: 0, readers: { frame: 0, canvas: 0 } });
       const v = document.getElementById(videoId) as HTMLVideoElement;
       const canvas = document.createElement('canvas');
       const g = canvas.getContext('2d', { willReadFrequently: true })!;
+      let viaFrames = typeof VideoFrame === 'function';
       const scale = (t: any, fx: number, fy: number) => ({ x: t.x * fx, y: t.y * fy, width: t.width * fx, height: t.height * fy });
       const read = (_now: number, meta: any) => {
         v.requestVideoFrameCallback(read);
@@ -57,22 +60,53 @@ export async function instrument(page: Page, videoId: string, key: string, rect:
         const H = v.videoHeight;
         const r = rect === 'full' ? { x: 0, y: 0, width: W, height: H } : w.__tile ? scale(w.__tile, W / 1280, H / 720) : null;
         if (!r || W === 0) return;
+        const sx = r.width / stamp.width;
+        const sy = r.height / stamp.heightSrc;
+        const rowY = Math.round(r.y + (stamp.height / 2) * sy);
+        // The counter from one row of the picture: luma (full range) at each block's centre.
+        const decode = (luma: (x: number) => number) => {
+          let value = 0;
+          for (let i = 0; i < stamp.bits; i++) {
+            const l = luma(Math.round(r.x + (stamp.x0 + stamp.block * i + stamp.block / 2) * sx));
+            if (l > 70 && l < 180) return null; // caught mid-change: no reading rather than a wrong one
+            if (l >= 180) value |= 1 << i;
+          }
+          return value;
+        };
+        // The frame's own luma plane, two rows of it (WebCodecs): drawing the whole picture
+        // into a canvas converted all of it to RGB, every frame, on the page's main thread.
+        let frame: VideoFrame | null = null;
+        try {
+          frame = viaFrames ? new VideoFrame(v) : null;
+        } catch {
+          viaFrames = false;
+        }
+        if (frame && (frame.format === 'I420' || frame.format === 'I420A' || frame.format === 'NV12')) {
+          const f = frame;
+          const rect = { x: 0, y: Math.min(rowY & ~1, (f.codedHeight & ~1) - 2), width: f.codedWidth & ~1, height: 2 };
+          const buf = new Uint8Array(f.allocationSize({ rect }));
+          f.copyTo(buf, { rect }).then(
+            (layout) => {
+              const row = rowY - rect.y;
+              const value = decode((x) => ((buf[layout[0].offset + row * layout[0].stride + x] - 16) * 255) / 219);
+              p.readers.frame++;
+              if (value !== null) p.stamps.push([value, at]);
+            },
+            () => {},
+          ).finally(() => f.close());
+          return;
+        }
+        frame?.close();
+        if (frame) viaFrames = false; // an RGB frame (GPU): the canvas below
         if (canvas.width !== W || canvas.height !== H) {
           canvas.width = W;
           canvas.height = H;
         }
         g.drawImage(v, 0, 0);
-        const sx = r.width / stamp.width;
-        const sy = r.height / stamp.heightSrc;
-        const row = g.getImageData(0, Math.round(r.y + (stamp.height / 2) * sy), W, 1).data;
-        let value = 0;
-        for (let i = 0; i < stamp.bits; i++) {
-          const x = Math.round(r.x + (stamp.x0 + stamp.block * i + stamp.block / 2) * sx);
-          const luma = 0.299 * row[x * 4] + 0.587 * row[x * 4 + 1] + 0.114 * row[x * 4 + 2];
-          if (luma > 70 && luma < 180) return; // caught mid-change: no reading rather than a wrong one
-          if (luma >= 180) value |= 1 << i;
-        }
-        p.stamps.push([value, at]);
+        const px = g.getImageData(0, rowY, W, 1).data;
+        const value = decode((x) => 0.299 * px[x * 4] + 0.587 * px[x * 4 + 1] + 0.114 * px[x * 4 + 2]);
+        p.readers.canvas++;
+        if (value !== null) p.stamps.push([value, at]);
       };
       v.requestVideoFrameCallback(read);
       // Beep onsets: loud after ≥ 300 ms of quiet, in 256-sample blocks (5.3 ms).
@@ -103,7 +137,10 @@ export async function instrument(page: Page, videoId: string, key: string, rect:
 export const takeProbe = (page: Page, key: string): Promise<Probe> => page.evaluate((k) => (window as any).__probe[k], key);
 export const clearProbes = (page: Page): Promise<void> =>
   page.evaluate(() => {
-    for (const p of Object.values((window as any).__probe ?? {}) as Probe[]) p.stamps.length = p.onsets.length = p.receiveToDisplay.length = 0;
+    for (const p of Object.values((window as any).__probe ?? {}) as Probe[]) {
+      p.stamps.length = p.onsets.length = p.receiveToDisplay.length = 0;
+      p.readers = { frame: 0, canvas: 0 };
+    }
   });
 
 /** Cumulative getStats counters of a page's inbound and outbound RTP, by kind and direction. */
