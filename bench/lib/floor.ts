@@ -4,7 +4,7 @@
 // graph also says where a room's FFmpeg work goes (bench/room-profile.ts).
 
 import { FfmpegProcess } from '../../workers/ffmpeg/FfmpegProcess.ts';
-import { buildMixerSpec, DEFAULT_MIXER_SETTINGS, vp8EncoderOptions, VP8_THREADS, type FfmpegSpec } from '../../pipeline/mixer/graph.ts';
+import { buildMixerSpec, canvasRungIndex, DEFAULT_MIXER_SETTINGS, vp8EncoderOptions, VP8_THREADS, type FfmpegSpec } from '../../pipeline/mixer/graph.ts';
 import { rungFor } from '../../pipeline/ladder.ts';
 import { cpuSeconds } from './stats.ts';
 
@@ -24,7 +24,7 @@ export interface FloorOptions {
   audio?: boolean;
   /**
    * 'floor': xstack (default). 'mixer': the room mixer's own video graph (pipeline/mixer/graph.ts:
-   * overlays onto a trigger canvas, each rung overlaid on its own trigger), its raw inputs
+   * overlays onto a trigger canvas, each rung but the canvas rung overlaid on its own trigger), its raw inputs
    * replaced by the same files decoded in the process and its triggers by colour sources; the
    * outputs the same rungs to the null muxer. No audio (the mixer's audio is another process).
    */
@@ -37,7 +37,9 @@ function mixerGraphFromFiles(files: string[], encode: 'none' | '720p' | 'both', 
   const tiles = [0, 1, 2, 3].map((k) => ({ visible: true, rect: { x: (k % 2) * W, y: Math.floor(k / 2) * H, width: W, height: H } }));
   const spec = buildMixerSpec(DEFAULT_MIXER_SETTINGS, { socketDir: '/nonexistent', rungRtpPorts: [1, 2] }, tiles, rungs);
   const colour = (fps: number) => ({ url: `color=c=0x202020:s=64x36:r=${fps}`, options: ['-f', 'lavfi'] });
-  const inputs = [colour(30), ...files.map((url) => ({ url, options: ['-re', '-stream_loop', '-1'] })), ...rungs.map((r) => colour(r.fps))];
+  // The spec's inputs in its order: the canvas trigger, the slots, the rungs' own triggers (the canvas rung has none).
+  const inputs = [colour(30), ...files.map((url) => ({ url, options: ['-re', '-stream_loop', '-1'] })), ...rungs.filter((_, r) => r !== canvasRungIndex(DEFAULT_MIXER_SETTINGS, rungs)).map((r) => colour(r.fps))];
+  if (inputs.length !== spec.inputs.length) throw new Error(`the mixer's graph has ${spec.inputs.length} inputs, the floor made ${inputs.length}`);
   const outputs = spec.outputs.map((o, r) => {
     // Colour frames are all keyframes (keyframes come from the trigger only in the server): no
     // -force_key_frames; the threads asked for; the null muxer instead of RTP.

@@ -5,9 +5,10 @@
 //   input 0        tiny VP8 "trigger" stream paced by Node: the canvas and the clock. Its
 //                  keyframes become the composite's keyframes (-force_key_frames source).
 //   inputs 1..C    raw yuv420p video per slot, normalised by Node to `slotSize`
-//   inputs C+1..   one trigger per rung
+//   inputs C+1..   one trigger per rung, except the canvas rung (canvasRungIndex)
 //   video: trigger → zmq (runtime commands) → scale to canvas → overlay each slot's
-//          scale@sK output at overlay@oK → VP8 → RTP
+//          scale@sK output at overlay@oK → per rung: the canvas rung as it is, any other
+//          overlaid on its own trigger → VP8 / H.264 → RTP
 //   audio: not here. The mix, mix-minus and Opus run in a process of their own
 //          (audioGraph.ts), so video work never delays them.
 // Slots never change while the process lives: joins, leaves and layout changes are
@@ -123,6 +124,16 @@ export const commandSocket = (dir: string): string => `${dir}/cmd.sock`;
 /** Each rung has a trigger of its own, so a keyframe asked for on one rung costs only that rung. */
 export const rungTriggerSocket = (dir: string, rungId: string): string => `${dir}/t-${rungId}.sock`;
 
+/**
+ * The rung that is the composite as it is (the canvas's size and frame rate; the first such),
+ * or -1. It takes its keyframes from the canvas trigger (input 0) instead of a trigger of its
+ * own laid under it: that full-frame overlay converted the whole 720p composite to yuva420p and
+ * blended it every frame, 0.047 core per room in fixed work (docs/PERFORMANCE.md, "The canvas rung").
+ */
+export function canvasRungIndex(settings: Pick<MixerSettings, 'canvas' | 'fps'>, rungs: readonly Pick<RungSpec, 'width' | 'height' | 'fps'>[]): number {
+  return rungs.findIndex((r) => r.width === settings.canvas.width && r.height === settings.canvas.height && r.fps === settings.fps);
+}
+
 /** Hidden slots are scaled to a token size and not drawn: cheap, and no graph change. */
 const HIDDEN: Rect = { x: 0, y: 0, width: 16, height: 16 };
 
@@ -174,13 +185,16 @@ export function buildMixerSpec(
       ],
     });
   }
-  for (const rung of rungs) {
+  const canvasRung = canvasRungIndex(settings, rungs);
+  /** Input index of each rung's own trigger (-1: the canvas rung, keyed by input 0). */
+  const triggerInput = rungs.map((rung, r) => {
+    if (r === canvasRung) return -1;
     inputs.push({
       url: `unix:${rungTriggerSocket(dir, rung.id)}`,
       options: ['-f', 'ivf', ...LIVE_INPUT, '-threads', '1', '-listen', '1'],
     });
-  }
-  const firstRungInput = 1 + capacity;
+    return inputs.length - 1;
+  });
 
   const chains: string[] = [];
   chains.push(
@@ -203,7 +217,8 @@ export function buildMixerSpec(
     prev = out;
   }
 
-  // Each rung: its own trigger (canvas, clock and keyframes at the rung's frame rate) with the
+  // The canvas rung is the composite itself (its keyframes are the canvas trigger's). Any other
+  // rung: its own trigger (canvas, clock and keyframes at the rung's frame rate) with the
   // composite, scaled to the rung's size, laid over it.
   // Nobody watching: the composite still runs (placements stay current) into FFmpeg's null muxer,
   // since FFmpeg refuses to start without an output file.
@@ -211,9 +226,13 @@ export function buildMixerSpec(
   else if (rungs.length === 1) chains.push('[composite]null[vs0]');
   else chains.push(`[composite]split=${rungs.length}${rungs.map((_, r) => `[vs${r}]`).join('')}`);
   rungs.forEach((rung, r) => {
+    if (r === canvasRung) {
+      chains.push(`[vs${r}]null[rung${r}]`);
+      return;
+    }
     const size = `${rung.width}:${rung.height}`;
     const scaled = rung.width === canvas.width && rung.height === canvas.height ? `[vs${r}]null[sc${r}]` : `[vs${r}]scale=${size}:flags=bilinear[sc${r}]`;
-    chains.push(`[${firstRungInput + r}:v]scale=${size}:flags=neighbor,format=yuv420p[rt${r}]`, scaled);
+    chains.push(`[${triggerInput[r]}:v]scale=${size}:flags=neighbor,format=yuv420p[rt${r}]`, scaled);
     chains.push(`[rt${r}][sc${r}]overlay=x=0:y=0:format=yuv420:repeatlast=1[rung${r}]`);
   });
 

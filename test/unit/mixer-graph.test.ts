@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { rungFor } from '../../pipeline/ladder.ts';
+import { rungById, rungFor } from '../../pipeline/ladder.ts';
 import {
   buildMixerSpec,
   capacityFor,
@@ -8,6 +8,7 @@ import {
   placementCommands,
   specToArgv,
   VP8_MAX_INTRA_PCT,
+  canvasRungIndex,
   VP8_THREADS,
   type SlotPlacement,
 } from '../../pipeline/mixer/graph.ts';
@@ -37,8 +38,8 @@ test('capacity tiers', () => {
 
 test('inputs: trigger first, then one video socket per slot, all listening; no audio', () => {
   const spec = buildMixerSpec(DEFAULT_MIXER_SETTINGS, endpoints(4), [shown(0, 0), hidden, hidden, hidden], RUNGS);
-  assert.is(spec.inputs.length, 1 + 4 + 2, 'canvas trigger, 4 video, a trigger per rung');
-  assert.is(spec.inputs[5].url, 'unix:/tmp/mcu-x/t-720p.sock');
+  assert.is(spec.inputs.length, 1 + 4 + 1, 'canvas trigger, 4 video, a trigger per rung but the canvas rung (720p)');
+  assert.is(spec.inputs[5].url, 'unix:/tmp/mcu-x/t-360p-h264.sock');
   assert.is(spec.inputs[0].url, 'unix:/tmp/mcu-x/trigger.sock');
   assert.ok(spec.inputs[1].options.includes('rawvideo'));
   assert.ok(spec.inputs[1].options.join(' ').includes('-video_size 640x360 -framerate 30'));
@@ -62,10 +63,27 @@ test('filter graph: commandable scale and overlay per slot, keyframes from the t
   assert.match(argv, /-map \[rung0\] -fps_mode passthrough -c:v libvpx -deadline realtime -cpu-used -8 -lag-in-frames 0 -error-resilient 1 -threads \d -max-intra-rate 900 -b:v 1500k/);
   assert.ok(argv.includes(`-error-resilient 1 -threads ${VP8_THREADS} -max-intra-rate`), 'the default libvpx threads');
   assert.match(argv, /-map \[rung1\] -fps_mode passthrough -c:v libx264 -preset veryfast -tune zerolatency -profile:v baseline .* -b:v 400k/);
-  // each rung: its own trigger (keyframes) with the composite scaled over it
-  assert.match(g, /\[6:v\]scale=640:360:flags=neighbor,format=yuv420p\[rt1\]/);
+  // the canvas rung (720p at the canvas's rate) is the composite, keyed by the canvas trigger;
+  // any other rung: its own trigger (keyframes) with the composite scaled over it
+  assert.match(g, /\[vs0\]null\[rung0\]/);
+  assert.not.match(g, /\[rt0\]/);
+  assert.match(g, /\[5:v\]scale=640:360:flags=neighbor,format=yuv420p\[rt1\]/);
   assert.match(g, /\[vs1\]scale=640:360:flags=bilinear\[sc1\]/);
   assert.match(g, /\[composite\]split=2\[vs0\]\[vs1\]/);
+});
+
+test('the canvas rung: the first rung of the canvas size and rate; none when no rung is', () => {
+  const settings = DEFAULT_MIXER_SETTINGS;
+  const r = (id: string) => rungById(id)!;
+  assert.is(canvasRungIndex(settings, [r('360p'), r('720p')]), 1);
+  assert.is(canvasRungIndex(settings, [r('720p-h264')]), 0);
+  assert.is(canvasRungIndex(settings, [r('360p')]), -1);
+  assert.is(canvasRungIndex({ ...settings, fps: 25 }, [r('720p')]), -1, 'a rung at another rate keeps its own trigger');
+  // Only 360p: every rung has its own trigger, as before.
+  const spec = buildMixerSpec(settings, endpoints(4, 1), [shown(0, 0), hidden, hidden, hidden], [r('360p')]);
+  assert.is(spec.inputs.length, 1 + 4 + 1);
+  assert.match(spec.filterComplex, /\[5:v\]scale=640:360:flags=neighbor,format=yuv420p\[rt0\]/);
+  assert.match(spec.filterComplex, /\[rt0\]\[sc0\]overlay=x=0:y=0:format=yuv420:repeatlast=1\[rung0\]/);
 });
 
 test('VP8 rungs: libvpx threads from the settings (MIXER_VP8_THREADS), validated', () => {

@@ -15,6 +15,7 @@ import {
   buildMixerSpec,
   commandSocket,
   rungTriggerSocket,
+  canvasRungIndex,
   triggerSocket,
   videoSocket,
   type MixerCommand,
@@ -64,7 +65,9 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   private readonly sockets: RtpSocket[];
   private readonly trigger: Writer = { socket: null, connected: false };
   private readonly video: Writer[];
-  private readonly rungTriggers: Writer[];
+  /** Per rung its own trigger; null for the canvas rung, whose keyframes are the canvas trigger's. */
+  private readonly rungTriggers: Array<Writer | null>;
+  private readonly canvasRung: number;
   private readonly rungPts: number[];
   /** Per rung: when each of its trigger frames (its output frames) was written. */
   private readonly rungTimelines: ContentTimeline[];
@@ -178,11 +181,14 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     const header = ivfFileHeader(this.triggerFrames.width, this.triggerFrames.height, settings.fps);
     this.connect(this.trigger, triggerSocket(dir), Buffer.concat([header, ivfFrame(this.triggerFrames.key, 0)]));
     this.video.forEach((w, k) => this.connect(w, videoSocket(dir, k), prerollVideo));
-    this.rungTriggers = rungs.map(() => ({ socket: null, connected: false }));
+    this.canvasRung = canvasRungIndex(settings, rungs);
+    this.rungTriggers = rungs.map((_, i) => (i === this.canvasRung ? null : { socket: null, connected: false }));
     this.rungPts = rungs.map(() => 0);
     rungs.forEach((r, i) => {
+      const w = this.rungTriggers[i];
+      if (!w) return;
       const h = ivfFileHeader(this.triggerFrames.width, this.triggerFrames.height, r.fps);
-      this.connect(this.rungTriggers[i], rungTriggerSocket(dir, r.id), Buffer.concat([h, ivfFrame(this.triggerFrames.key, 0)]));
+      this.connect(w, rungTriggerSocket(dir, r.id), Buffer.concat([h, ivfFrame(this.triggerFrames.key, 0)]));
     });
   }
 
@@ -247,7 +253,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     if (this._allConnected) return;
     if (!this.trigger.connected) return;
     if (!this.video.every((w) => w.connected) || !(this.audio?.allConnected ?? true)) return;
-    if (!this.rungTriggers.every((w) => w.connected)) return;
+    if (!this.rungTriggers.every((w) => !w || w.connected)) return;
     this._allConnected = true;
     this.connectedAt = performance.now();
     this.emit('connected');
@@ -270,21 +276,27 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
       if ((w.socket?.writableLength ?? 0) > frameBytes * MAX_QUEUED_FRAMES) return null;
     }
     this.pts++;
-    // The canvas decoder needs one keyframe (the probed preroll is dropped); nothing after.
-    this.trigger.socket!.write(ivfFrame(this.pts === 1 ? this.triggerFrames.key : this.triggerFrames.delta, this.pts));
-    // A room that shrank (or grew) while this process still serves: its own slot count, an
-    // empty picture for slots the room no longer has.
-    for (let k = 0; k < this.capacity; k++) this.video[k].socket!.write(video[k] ?? this.prerollVideo);
-    // Rung triggers at their own frame rate: a 15 fps rung gets every other tick. The first
-    // frame after the preroll is a keyframe (the decoder drops the probed preroll).
+    // Rungs at their own frame rate: a 15 fps rung gets every other tick. A rung's first frame
+    // after the preroll is a keyframe (the decoder drops the probed preroll).
     const keyed = new Set<string>();
-    this.rungs.forEach((r, i) => {
-      if (tick % Math.max(1, Math.round(this.settings.fps / r.fps)) !== 0) return;
+    const due = this.rungs.map((r, i) => {
+      if (tick % Math.max(1, Math.round(this.settings.fps / r.fps)) !== 0) return null;
       this.rungPts[i]++;
       this.rungTimelines[i].wrote(this.rungPts[i], atMs);
       const key = this.rungPts[i] === 1 || keyRungs.has(r.id);
       if (key) keyed.add(r.id);
-      this.rungTriggers[i].socket!.write(ivfFrame(key ? this.triggerFrames.key : this.triggerFrames.delta, this.rungPts[i]));
+      return key;
+    });
+    // The canvas decoder needs one keyframe (the probed preroll is dropped); after that, the
+    // canvas rung's keyframes.
+    const canvasKey = this.pts === 1 || due[this.canvasRung] === true;
+    this.trigger.socket!.write(ivfFrame(canvasKey ? this.triggerFrames.key : this.triggerFrames.delta, this.pts));
+    // A room that shrank (or grew) while this process still serves: its own slot count, an
+    // empty picture for slots the room no longer has.
+    for (let k = 0; k < this.capacity; k++) this.video[k].socket!.write(video[k] ?? this.prerollVideo);
+    this.rungs.forEach((_, i) => {
+      const w = this.rungTriggers[i];
+      if (w && due[i] !== null) w.socket!.write(ivfFrame(due[i] ? this.triggerFrames.key : this.triggerFrames.delta, this.rungPts[i]));
     });
     return keyed;
   }
@@ -326,7 +338,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
       for (const [event, fn] of this.audioListeners) (this.audio as EventEmitter).off(event, fn);
       const stopped = Promise.all([this.ffmpeg.stop(), this.ownsAudio ? this.audio?.close() : null]);
       // Closing the inputs lets FFmpeg see end-of-stream and exit on its own.
-      for (const w of [this.trigger, ...this.video, ...this.rungTriggers]) w.socket?.destroy();
+      for (const w of [this.trigger, ...this.video, ...this.rungTriggers]) w?.socket?.destroy();
       await stopped;
       for (const s of this.sockets) s.close();
       fs.rmSync(this.dir, { recursive: true, force: true });
