@@ -170,8 +170,34 @@ async function clickAndTime(page: Page, button: 'join' | 'watch') {
       clickToPostMs: post ? Math.round(post.startTime - j.click) : null,
       postMs: post ? Math.round(post.responseEnd - post.startTime) : null,
       postToFirstFrameMs: post ? Math.round(j.firstFrame - post.startTime) : null,
+      /**
+       * Wall-clock (Date.now()) instants, to line up with the server's (one machine, one clock).
+       * timeOrigin + a performance time drifts from Date.now() over a page's life: corrected.
+       */
+      postAtEpochMs: post ? Date.now() - (performance.now() - post.startTime) : null,
+      firstFrameAtEpochMs: Date.now() - (performance.now() - (j.firstFrame as number)),
     };
   });
+}
+
+/**
+ * Where a watcher's POST → first frame went, from the server's side of its newest subscription:
+ * POST → answer sent, answer → ICE and DTLS up (`connectedAt`), → first video packet sent, →
+ * the page's first rendered frame (jitter buffer, decode, render). Date.now() ms on both sides.
+ */
+function serverJoinSplit(server: RunningServer, page: { postAtEpochMs: number | null; postMs: number | null; firstFrameAtEpochMs: number }) {
+  const subs = [...(server.rooms.get(room)?.subscriptions.values() ?? [])];
+  const s = subs.sort((a, b) => b.createdAt - a.createdAt)[0];
+  if (!s || page.postAtEpochMs === null || page.postMs === null) return null;
+  const answered = page.postAtEpochMs + page.postMs;
+  const connected = s.egress.connectedAt ? Date.now() - (performance.now() - s.egress.connectedAt) : null;
+  const firstPacket = s.egress.video?.firstPacketAt || null;
+  const r = (x: number) => Math.round(x);
+  return {
+    answerToConnectedMs: connected !== null ? r(connected - answered) : null,
+    connectedToFirstPacketMs: connected !== null && firstPacket !== null ? r(firstPacket - connected) : null,
+    firstPacketToFirstFrameMs: firstPacket !== null ? r(page.firstFrameAtEpochMs - firstPacket) : null,
+  };
 }
 
 async function throughMcu(browser: Browser, server: RunningServer) {
@@ -181,13 +207,14 @@ async function throughMcu(browser: Browser, server: RunningServer) {
   const publisherJoin = await clickAndTime(pub, 'join');
   await instrument(pub, 'self', 'camera', 'full');
 
-  const watcherJoins: Array<Awaited<ReturnType<typeof clickAndTime>>> = [];
+  const watcherJoins: Array<Awaited<ReturnType<typeof clickAndTime>> & { server: ReturnType<typeof serverJoinSplit> }> = [];
   let watcher: Page | null = null;
   for (let j = 0; j < joins; j++) {
     await watcher?.context().close();
     watcher = await newPage(browser);
     await watcher.goto(`${server.url}/rooms/${room}?mode=mix`);
-    watcherJoins.push(await clickAndTime(watcher, 'watch'));
+    const join = await clickAndTime(watcher, 'watch');
+    watcherJoins.push({ ...join, server: serverJoinSplit(server, join) });
   }
   const desc = (await (await fetch(`${server.url}/rooms/${room}`)).json()) as any;
   await watcher!.evaluate((t) => ((window as any).__tile = t), desc.layout.tiles[0]?.video);
@@ -201,7 +228,7 @@ async function throughMcu(browser: Browser, server: RunningServer) {
   return { ...m, publisherJoin, watcherJoins, mixer, publisherAudioLagMs };
 }
 
-const joinSummary = (js: Array<Record<string, number | null>>, k: string) => summary(js.map((j) => j[k]).filter((x): x is number => typeof x === 'number'));
+const joinSummary = (js: Array<Record<string, unknown>>, k: string) => summary(js.map((j) => j[k]).filter((x): x is number => typeof x === 'number'));
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcu-bench-browser-'));
@@ -227,6 +254,9 @@ async function main() {
       postToFirstFrameMs: joinSummary(mcu.watcherJoins, 'postToFirstFrameMs'),
       clickToPostMs: joinSummary(mcu.watcherJoins, 'clickToPostMs'),
       postMs: joinSummary(mcu.watcherJoins, 'postMs'),
+      answerToConnectedMs: summary(mcu.watcherJoins.map((j) => j.server?.answerToConnectedMs).filter((x): x is number => typeof x === 'number')),
+      connectedToFirstPacketMs: summary(mcu.watcherJoins.map((j) => j.server?.connectedToFirstPacketMs).filter((x): x is number => typeof x === 'number')),
+      firstPacketToFirstFrameMs: summary(mcu.watcherJoins.map((j) => j.server?.firstPacketToFirstFrameMs).filter((x): x is number => typeof x === 'number')),
     };
     const result = {
       machine: machine(),
@@ -257,7 +287,7 @@ async function main() {
     if (mcu.cpu.boxBusy > SATURATED) {
       console.log(`warning: the machine was ${Math.round(mcu.cpu.boxBusy * 100)} % busy during the MCU run (> ${SATURATED * 100} %): its latency figures are the box's saturation, not the product's`);
     }
-    console.log(`join, watch only: click → first frame p50 ${watch.clickToFirstFrameMs.p50} ms, p95 ${watch.clickToFirstFrameMs.p95} ms; WHEP POST → first frame p50 ${watch.postToFirstFrameMs.p50} ms, p95 ${watch.postToFirstFrameMs.p95} ms (click → POST p50 ${watch.clickToPostMs.p50} ms, POST p50 ${watch.postMs.p50} ms)`);
+    console.log(`join, watch only: click → first frame p50 ${watch.clickToFirstFrameMs.p50} ms, p95 ${watch.clickToFirstFrameMs.p95} ms; WHEP POST → first frame p50 ${watch.postToFirstFrameMs.p50} ms, p95 ${watch.postToFirstFrameMs.p95} ms (click → POST p50 ${watch.clickToPostMs.p50} ms, POST p50 ${watch.postMs.p50} ms; answer → ICE + DTLS up p50 ${watch.answerToConnectedMs.p50} / p95 ${watch.answerToConnectedMs.p95} ms, → first video packet sent p50 ${watch.connectedToFirstPacketMs.p50} / p95 ${watch.connectedToFirstPacketMs.p95} ms, → first frame shown p50 ${watch.firstPacketToFirstFrameMs.p50} / p95 ${watch.firstPacketToFirstFrameMs.p95} ms)`);
     console.log(`join, publisher: ${JSON.stringify(mcu.publisherJoin)}; direct call offer → first frame ${direct.offerToFirstFrameMs} ms`);
     console.log(`→ ${writeResult('browser', values.smoke, result)}`);
   } finally {

@@ -59,23 +59,54 @@ async function iceServers(): Promise<RTCIceServer[]> {
   return servers;
 }
 
-async function gathered(pc: RTCPeerConnection): Promise<void> {
-  if (pc.iceGatheringState === 'complete') return;
-  await new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, 2000);
-    pc.addEventListener('icegatheringstatechange', () => {
-      if (pc.iceGatheringState === 'complete') {
-        clearTimeout(t);
-        resolve();
-      }
-    });
+/** Quiet after the last ICE candidate before the offer goes (see candidatesReady). */
+const CANDIDATE_QUIET_MS = 20;
+/** The longest the offer waits for candidates. */
+const GATHER_CAP_MS = 2000;
+
+/**
+ * Resolves when the offer holds the candidates worth waiting for (call before
+ * setLocalDescription): when gathering completes, or CANDIDATE_QUIET_MS after the last candidate
+ * once one of each kind the configuration can yield has come (host; relay when a TURN server is
+ * configured, the path of last resort, which comes last). Chromium has its host candidates within
+ * ~15 ms and says "complete" ~120 ms later, after waiting on nothing it could use: that wait was
+ * most of the click → POST of a Watch only. A candidate left out of the offer still works: the
+ * server learns it from the connectivity checks it sends (peer-reflexive).
+ */
+function candidatesReady(pc: RTCPeerConnection): Promise<void> {
+  const wantsRelay = (pc.getConfiguration().iceServers ?? []).some((s) => [s.urls].flat().some((u) => /^turns?:/.test(u)));
+  return new Promise<void>((resolve) => {
+    let quiet: number | undefined;
+    let haveHost = false;
+    let haveRelay = false;
+    const done = () => {
+      clearTimeout(cap);
+      clearTimeout(quiet);
+      pc.removeEventListener('icecandidate', onCandidate);
+      pc.removeEventListener('icegatheringstatechange', onState);
+      resolve();
+    };
+    const cap = window.setTimeout(done, GATHER_CAP_MS);
+    const onState = () => {
+      if (pc.iceGatheringState === 'complete') done();
+    };
+    const onCandidate = (e: RTCPeerConnectionIceEvent) => {
+      if (!e.candidate) return done();
+      if (e.candidate.type === 'relay') haveRelay = true;
+      else haveHost = true;
+      clearTimeout(quiet);
+      if (haveHost && (haveRelay || !wantsRelay)) quiet = window.setTimeout(done, CANDIDATE_QUIET_MS);
+    };
+    pc.addEventListener('icecandidate', onCandidate);
+    pc.addEventListener('icegatheringstatechange', onState);
   });
 }
 
 /** POSTs an offer; returns [answer, session URL]. Throws an Error with the server's message (and `status`). */
 async function negotiate(pc: RTCPeerConnection, url: string): Promise<[string, string]> {
+  const ready = candidatesReady(pc);
   await pc.setLocalDescription(await pc.createOffer());
-  await gathered(pc);
+  await ready;
   const offered = pc.localDescription!.sdp;
   let res: Response;
   try {
