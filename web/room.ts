@@ -71,10 +71,13 @@ const GATHER_CAP_MS = 2000;
  * configured, the path of last resort, which comes last). Chromium has its host candidates within
  * ~15 ms and says "complete" ~120 ms later, after waiting on nothing it could use: that wait was
  * most of the click → POST of a Watch only. A candidate left out of the offer still works: the
- * server learns it from the connectivity checks it sends (peer-reflexive).
+ * server learns it from this page's connectivity checks (peer-reflexive).
  */
 function candidatesReady(pc: RTCPeerConnection): Promise<void> {
-  const wantsRelay = (pc.getConfiguration().iceServers ?? []).some((s) => [s.urls].flat().some((u) => /^turns?:/.test(u)));
+  const config = pc.getConfiguration();
+  const wantsRelay = (config.iceServers ?? []).some((s) => [s.urls].flat().some((u) => /^turns?:/.test(u)));
+  // Relay-only: no host candidate will come.
+  const wantsHost = config.iceTransportPolicy !== 'relay';
   return new Promise<void>((resolve) => {
     let quiet: number | undefined;
     let haveHost = false;
@@ -95,7 +98,7 @@ function candidatesReady(pc: RTCPeerConnection): Promise<void> {
       if (e.candidate.type === 'relay') haveRelay = true;
       else haveHost = true;
       clearTimeout(quiet);
-      if (haveHost && (haveRelay || !wantsRelay)) quiet = window.setTimeout(done, CANDIDATE_QUIET_MS);
+      if ((haveHost || !wantsHost) && (haveRelay || !wantsRelay)) quiet = window.setTimeout(done, CANDIDATE_QUIET_MS);
     };
     pc.addEventListener('icecandidate', onCandidate);
     pc.addEventListener('icegatheringstatechange', onState);

@@ -88,6 +88,7 @@ export async function instrument(page: Page, videoId: string, key: string, rect:
           f.copyTo(buf, { rect }).then(
             (layout) => {
               const row = rowY - rect.y;
+              if (row < 0 || row > 1) return; // the strip is not in this picture: no reading
               const value = decode((x) => ((buf[layout[0].offset + row * layout[0].stride + x] - 16) * 255) / 219);
               p.readers.frame++;
               if (value !== null) p.stamps.push([value, at]);
