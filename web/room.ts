@@ -76,11 +76,11 @@ const GATHER_CAP_MS = 2000;
 function candidatesReady(pc: RTCPeerConnection): Promise<void> {
   const config = pc.getConfiguration();
   const wantsRelay = (config.iceServers ?? []).some((s) => [s.urls].flat().some((u) => /^turns?:/.test(u)));
-  // Relay-only: no host candidate will come.
-  const wantsHost = config.iceTransportPolicy !== 'relay';
+  // Relay-only: no direct (host or server-reflexive) candidate will come.
+  const wantsDirect = config.iceTransportPolicy !== 'relay';
   return new Promise<void>((resolve) => {
     let quiet: number | undefined;
-    let haveHost = false;
+    let haveDirect = false;
     let haveRelay = false;
     const done = () => {
       clearTimeout(cap);
@@ -96,9 +96,9 @@ function candidatesReady(pc: RTCPeerConnection): Promise<void> {
     const onCandidate = (e: RTCPeerConnectionIceEvent) => {
       if (!e.candidate) return done();
       if (e.candidate.type === 'relay') haveRelay = true;
-      else haveHost = true;
+      else haveDirect = true;
       clearTimeout(quiet);
-      if ((haveHost || !wantsHost) && (haveRelay || !wantsRelay)) quiet = window.setTimeout(done, CANDIDATE_QUIET_MS);
+      if ((haveDirect || !wantsDirect) && (haveRelay || !wantsRelay)) quiet = window.setTimeout(done, CANDIDATE_QUIET_MS);
     };
     pc.addEventListener('icecandidate', onCandidate);
     pc.addEventListener('icegatheringstatechange', onState);
