@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { startServer, type RunningServer } from '../server/main.ts';
+import { startServerProc, type ServerProc } from './lib/server-proc.ts';
 import { FfmpegProcess } from '../workers/ffmpeg/FfmpegProcess.ts';
 import { launchChromium } from '../test/helpers/browser.ts';
 import { stampFilter } from './lib/stamp.ts';
@@ -96,14 +96,14 @@ async function figures(sender: Page, sKey: string, receiver: Page, rKey: string)
   };
 }
 
-/** Measures a window of `seconds` on receiver (and sender): latency, getStats, CPU. */
-async function measure(sender: Page, sKey: string, receiver: Page, rKey: string) {
+/** Measures a window of `seconds` on receiver (and sender): latency, getStats, CPU (the server's: `serverPid`). */
+async function measure(sender: Page, sKey: string, receiver: Page, rKey: string, serverPid: number) {
   await new Promise((r) => setTimeout(r, SETTLE_MS));
   await clearProbes(sender);
   await clearProbes(receiver);
   const rx0 = await snapshotStats(receiver);
   const tx0 = await snapshotStats(sender);
-  const cpu = cpuMeter();
+  const cpu = cpuMeter(serverPid);
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const rx1 = await snapshotStats(receiver);
   const tx1 = await snapshotStats(sender);
@@ -116,7 +116,7 @@ async function measure(sender: Page, sKey: string, receiver: Page, rKey: string)
 }
 
 /** The floor: one page calls itself, camera + mic in one stream (lip sync on), no server. */
-async function directCall(browser: Browser, server: RunningServer) {
+async function directCall(browser: Browser, server: ServerProc) {
   const page = await newPage(browser);
   await page.goto(`${server.url}/healthz`); // a secure (localhost) origin for getUserMedia
   const joinMs = await page.evaluate(async () => {
@@ -147,7 +147,7 @@ async function directCall(browser: Browser, server: RunningServer) {
   });
   await instrument(page, 'self', 'camera', 'full');
   await instrument(page, 'remote', 'remote', 'full');
-  const m = await measure(page, 'camera', page, 'remote');
+  const m = await measure(page, 'camera', page, 'remote', server.pid);
   await page.context().close();
   return { ...m, offerToFirstFrameMs: Math.round(joinMs) };
 }
@@ -185,13 +185,19 @@ async function clickAndTime(page: Page, button: 'join' | 'watch') {
  * POST → answer sent, answer → ICE and DTLS up (`connectedAt`), → first video packet sent, →
  * the page's first rendered frame (jitter buffer, decode, render). Date.now() ms on both sides.
  */
-function serverJoinSplit(server: RunningServer, page: { postAtEpochMs: number | null; postMs: number | null; firstFrameAtEpochMs: number }) {
-  const subs = [...(server.rooms.get(room)?.subscriptions.values() ?? [])];
-  const s = subs.sort((a, b) => b.createdAt - a.createdAt)[0];
+/** GET /rooms/{room} (the server runs in a process of its own, as in production). */
+async function describeRoom(server: ServerProc): Promise<any> {
+  return (await fetch(`${server.url}/rooms/${room}`)).json();
+}
+
+/** The newest subscription's join on the server, lined up with the page's (wall clocks on both sides). */
+async function serverJoinSplit(server: ServerProc, page: { postAtEpochMs: number | null; postMs: number | null; firstFrameAtEpochMs: number }) {
+  const subs = ((await describeRoom(server)).subscriptions ?? []) as Array<{ createdAt: string; connectedAt: string | null; firstVideoPacketAt: string | null }>;
+  const s = subs.sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))[0];
   if (!s || page.postAtEpochMs === null || page.postMs === null) return null;
   const answered = page.postAtEpochMs + page.postMs;
-  const connected = s.egress.connectedAt ? Date.now() - (performance.now() - s.egress.connectedAt) : null;
-  const firstPacket = s.egress.video?.firstPacketAt || null;
+  const connected = s.connectedAt ? Date.parse(s.connectedAt) : null;
+  const firstPacket = s.firstVideoPacketAt ? Date.parse(s.firstVideoPacketAt) : null;
   const r = (x: number) => Math.round(x);
   return {
     answerToConnectedMs: connected !== null ? r(connected - answered) : null,
@@ -200,31 +206,34 @@ function serverJoinSplit(server: RunningServer, page: { postAtEpochMs: number | 
   };
 }
 
-async function throughMcu(browser: Browser, server: RunningServer) {
+async function throughMcu(browser: Browser, server: ServerProc) {
   const pub = await newPage(browser);
   await pub.goto(`${server.url}/rooms/${room}?mode=mix`); // the composite path (the page would take tracks)
   await pub.fill('#name', 'Stamp');
   const publisherJoin = await clickAndTime(pub, 'join');
   await instrument(pub, 'self', 'camera', 'full');
 
-  const watcherJoins: Array<Awaited<ReturnType<typeof clickAndTime>> & { server: ReturnType<typeof serverJoinSplit> }> = [];
+  const watcherJoins: Array<Awaited<ReturnType<typeof clickAndTime>> & { server: Awaited<ReturnType<typeof serverJoinSplit>> }> = [];
   let watcher: Page | null = null;
   for (let j = 0; j < joins; j++) {
     await watcher?.context().close();
     watcher = await newPage(browser);
     await watcher.goto(`${server.url}/rooms/${room}?mode=mix`);
     const join = await clickAndTime(watcher, 'watch');
-    watcherJoins.push({ ...join, server: serverJoinSplit(server, join) });
+    watcherJoins.push({ ...join, server: await serverJoinSplit(server, join) });
   }
-  const desc = (await (await fetch(`${server.url}/rooms/${room}`)).json()) as any;
+  const desc = await describeRoom(server);
   await watcher!.evaluate((t) => ((window as any).__tile = t), desc.layout.tiles[0]?.video);
   await instrument(watcher!, 'mix', 'mix', 'tile');
-  const mixerBefore = server.rooms.get(room)?.describe().mixer ?? null;
-  const m = await measure(pub, 'camera', watcher!, 'mix');
+  const { timing: _, ...mixerBefore } = desc.mixer ?? {};
+  const m = await measure(pub, 'camera', watcher!, 'mix', server.pid);
   // The mixer's epoch and restarts before and after: a process swap inside the window shows here.
-  const mixer = { before: mixerBefore, after: server.rooms.get(room)?.describe().mixer ?? null };
+  // Its `timing` (the window's last ~10 s): the clocks' lateness and each FFmpeg's write → packet.
+  const { timing, ...after } = (await describeRoom(server)).mixer ?? {};
+  const mixer = { before: mixerBefore, after, timing };
   // What Chromium's own sender reports say of its audio against its video (null: not believed).
-  const publisherAudioLagMs = [...(server.rooms.get(room)?.participants.values() ?? [])].map((p) => p.ingest.captureSkew.audioLagMs());
+  const stats = await (await fetch(`${server.url}/stats`)).text();
+  const publisherAudioLagMs = [...stats.matchAll(/"lagOverVideoMs":(null|-?[\d.]+)/g)].map((x) => (x[1] === 'null' ? null : Number(x[1])));
   return { ...m, publisherJoin, watcherJoins, mixer, publisherAudioLagMs };
 }
 
@@ -232,11 +241,14 @@ const joinSummary = (js: Array<Record<string, unknown>>, k: string) => summary(j
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcu-bench-browser-'));
-  const server = await startServer({ port: 0, host: '127.0.0.1', demo: false });
+  // The server in a process of its own, as in production: in this one, Playwright's heap kept V8
+  // in back-to-back mark-compacts whose helper threads took both cores every ~0.5 s.
+  const server = await startServerProc();
   const { y4m, wav } = await makeMedia(dir);
   // The beep is a steady tone, which RNNoise takes for noise (and blurs its onset): the room is
   // created with the denoiser off, as bench/latency does; its fixed 10 ms is in docs/ARCHITECTURE.
-  await server.rooms.getOrCreate(room, { audio: { denoise: false } });
+  const put = await fetch(`${server.url}/rooms/${room}`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: '{"audio":{"denoise":false}}' });
+  if (put.status !== 201) throw new Error(`PUT /rooms/${room}: ${put.status} ${await put.text()}`);
   const browser = await launchChromium([
     '--use-fake-ui-for-media-stream',
     '--use-fake-device-for-media-stream',
@@ -282,6 +294,7 @@ async function main() {
     console.log(`publisher's audio lag over its video, from its sender reports: ${JSON.stringify(mcu.publisherAudioLagMs)} ms`);
     console.log(`receiver jitter buffers: MCU ${jb(mcu.receiver)} | direct ${jb(direct.receiver)}; receive → display p50 MCU ${mcu.receiveToDisplayMs.p50} ms, direct ${direct.receiveToDisplayMs.p50} ms`);
     console.log(`receiver video: MCU ${JSON.stringify(mcu.receiver.video)} | direct ${JSON.stringify(direct.receiver.video)}`);
+    console.log(`the mix's timing on the server (the window's last ~10 s; ms): ${JSON.stringify(mcu.mixer.timing)}`);
     console.log(`sender video: MCU ${JSON.stringify(mcu.sender)} | direct ${JSON.stringify(direct.sender)}`);
     console.log(`CPU (cores): MCU ${JSON.stringify(mcu.cpu)} | direct ${JSON.stringify(direct.cpu)}`);
     if (mcu.cpu.boxBusy > SATURATED) {
@@ -292,7 +305,7 @@ async function main() {
     console.log(`→ ${writeResult('browser', values.smoke, result)}`);
   } finally {
     await browser.close();
-    await server.close();
+    await server.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

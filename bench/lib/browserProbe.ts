@@ -293,9 +293,11 @@ export function descendantCpu(root: number): Map<number, { kind: 'chromium' | 'f
  * Cores used over a window by this process (the bench and the in-process server's Node) and by
  * its children (FFmpeg, Chromium). A child that ended inside the window is not counted.
  */
-export function cpuMeter() {
+/** CPU over a window: the server's Node (`serverPid`: its own process; this one by default), its FFmpegs, Chromium. */
+export function cpuMeter(serverPid = process.pid) {
   const at = performance.now();
-  const self = procCpuSeconds(process.pid) ?? 0;
+  const self = procCpuSeconds(serverPid) ?? 0;
+  const bench = procCpuSeconds(process.pid) ?? 0;
   const before = descendantCpu(process.pid);
   const box0 = boxTicks();
   return () => {
@@ -305,7 +307,9 @@ export function cpuMeter() {
     const c = (x: number) => Math.round((x / s) * 100) / 100;
     return {
       seconds: Math.round(s),
-      serverNodeCores: c((procCpuSeconds(process.pid) ?? 0) - self),
+      serverNodeCores: c((procCpuSeconds(serverPid) ?? 0) - self),
+      /** This process (Playwright's driver), when the server is a process of its own. */
+      ...(serverPid !== process.pid ? { benchNodeCores: c((procCpuSeconds(process.pid) ?? 0) - bench) } : {}),
       ffmpegCores: c(sums.ffmpeg),
       chromiumCores: c(sums.chromium),
       loadAverage1m: Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),

@@ -22,6 +22,8 @@ const obj = (properties: Record<string, Schema>, required = Object.keys(properti
   ...(closed ? { additionalProperties: false } : {}),
 });
 const size = obj({ width: int, height: int });
+/** A stage's recent delays (pipeline/audio/StageLatency.ts), ms. */
+const stage: Schema = obj({ n: int, p50: nullable(num), p95: nullable(num), max: nullable(num) });
 const rect = obj({ x: num, y: num, width: num, height: num });
 
 export const ROOM_MODES = ['conference', 'webinar'];
@@ -119,6 +121,8 @@ export const SCHEMAS: Record<string, Schema> = {
     pinnedLevel: nullable({ enum: [...LEVELS] }),
     feedback: nullable(obj({ lossPercent: nullable(num), rttMs: nullable(num), estimateKbps: nullable(num) }, [])),
     createdAt: time,
+    connectedAt: { ...nullable(time), description: 'ICE and DTLS up (null: not yet)' },
+    firstVideoPacketAt: { ...nullable(time), description: 'The first video packet sent to it (null: none yet)' },
     videoPackets: int,
     audioPackets: int,
   }, ['id', 'participantId', 'audio', 'video', 'codec', 'level', 'createdAt']),
@@ -151,6 +155,8 @@ export const SCHEMAS: Record<string, Schema> = {
       pid: nullable(int), epoch: int, capacity: int, restarts: int, processesStarted: int,
       // The H.264 rungs' own video process (docs/ARCHITECTURE.md "Lanes"); the fields above are the VP8 one's.
       h264Lane: obj({ pid: nullable(int), epoch: int, rungs: { type: 'array', items: str }, processesStarted: int, restarts: int }),
+      // The mix's clocks and FFmpegs over the last seconds, ms (p50 / p95 / max; null before the first sample).
+      timing: obj({ videoTickLateMs: stage, videoWriteToPacketMs: stage, videoQueuedFrames: stage, audioTickLateMs: stage, audioWriteToPacketMs: stage }),
     }, ['pid', 'capacity', 'restarts']),
   }),
   Telemetry: obj(

@@ -70,6 +70,9 @@ export function describeRoom(room: RoomView) {
         ? { lossPercent: s.lastFeedback.lossPercent, rttMs: s.lastFeedback.rttMs, estimateKbps: s.lastFeedback.estimateKbps }
         : null,
       createdAt: new Date(s.createdAt).toISOString(),
+      // performance.timeOrigin + a performance time drifts from the wall clock: counted back from now.
+      connectedAt: s.egress.connectedAt ? new Date(Date.now() - (performance.now() - s.egress.connectedAt)).toISOString() : null,
+      firstVideoPacketAt: s.egress.video?.firstPacketAt ? new Date(s.egress.video.firstPacketAt).toISOString() : null,
       videoPackets: s.egress.video?.packets ?? 0,
       audioPackets: s.egress.audio?.packets ?? 0,
     })),
@@ -93,6 +96,7 @@ export function describeRoom(room: RoomView) {
       skippedTicks: stats.skippedTicks,
       keyframesForced: stats.keyframesForced,
       h264Lane: stats.h264Lane,
+      timing: room.mixer.timing(),
     },
   };
 }

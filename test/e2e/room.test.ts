@@ -86,6 +86,23 @@ test('GET /rooms/{room} lists participants, subscriptions and the layout', async
   assert.equal(info.layout.canvas, { width: 1280, height: 720 });
 });
 
+test('GET /rooms/{room} shows the mix timing and when each subscription connected and got its first video packet', async (ctx) => {
+  const info = await roomJson(ctx);
+  const t = info.mixer.timing;
+  for (const k of ['videoTickLateMs', 'videoWriteToPacketMs', 'audioTickLateMs', 'audioWriteToPacketMs']) {
+    assert.ok(t[k].n > 10, `${k} has samples: ${JSON.stringify(t[k])}`);
+    // Generous: a loaded CI box; the point is that a live mix has figures and they are times, not garbage.
+    assert.ok(t[k].p50 >= 0 && t[k].p50 < 1000 && t[k].max >= t[k].p50, `${k}: ${JSON.stringify(t[k])}`);
+  }
+  // Nothing waits in Node's sockets to the compositor while it keeps up.
+  assert.ok(t.videoQueuedFrames.n > 10 && t.videoQueuedFrames.p50 < 1, `queued frames: ${JSON.stringify(t.videoQueuedFrames)}`);
+  const s = info.subscriptions.find((x: any) => x.id === ctx.subAll.subscriptionId);
+  const created = Date.parse(s.createdAt);
+  const connected = Date.parse(s.connectedAt);
+  const firstVideo = Date.parse(s.firstVideoPacketAt);
+  assert.ok(created <= connected + 5 && connected <= firstVideo + 5 && firstVideo <= Date.now(), `created ${s.createdAt}, connected ${s.connectedAt}, first video ${s.firstVideoPacketAt}`);
+});
+
 test('a room made by its first publisher runs one mixer process throughout: no swap at the first join or the first watcher', async (ctx) => {
   // The WHIP that created the room started its mixer with the always-on rungs (Room.expectMember);
   // the first process still serves after three joins and two subscribers. (Before, the first

@@ -32,6 +32,7 @@ import { makeTempDir } from '../tmp.ts';
 import { rnnoiseModel, voiceChainEnabled, vp8MaxIntraFromEnv, vp8ThreadsFromEnv } from './voiceModel.ts';
 import { AudioMixerProcess } from './AudioMixerProcess.ts';
 import { RtpSocket } from './RtpSocket.ts';
+import { StageLatency } from '../../pipeline/audio/StageLatency.ts';
 import { ContentTimeline } from '../../pipeline/rtp/ContentTimeline.ts';
 
 export type { MixStreamKey } from '../../pipeline/mixer/streamKey.ts';
@@ -71,6 +72,13 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   private readonly rungPts: number[];
   /** Per rung: when each of its trigger frames (its output frames) was written. */
   private readonly rungTimelines: ContentTimeline[];
+  /** When each of the first rung's units was written (Node's clock), for writeToPacket. */
+  private readonly writtenAt: ContentTimeline;
+  private lastFirstRungTs = -1;
+  /** A tick's write → the first RTP packet of the first rung's frame carrying it, read back at Node's socket. */
+  readonly writeToPacket = new StageLatency(300);
+  /** Frames still queued in Node's socket to a picture input (the fullest) when a tick is written. */
+  readonly queuedFrames = new StageLatency(300);
   readonly rungs: readonly RungSpec[];
   /** The placements the process was started with (its graph's initial positions). */
   readonly initialPlacements: SlotPlacement[];
@@ -148,12 +156,19 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     // is frame 1 (the decoder drops the probed preroll, frame 0). Measured: a slot picture
     // changed in the tick of rung frame 40 is in output frame 40 counted this way.
     this.rungTimelines = rungs.map((r) => new ContentTimeline(90000 / r.fps, 1000 / r.fps, 1));
+    this.writtenAt = new ContentTimeline(90000 / (rungs[0]?.fps ?? settings.fps), 1000 / (rungs[0]?.fps ?? settings.fps), 1);
     sockets.forEach((s, i) => {
       const timeline = this.rungTimelines[i];
       s.accept(() => this.ffmpeg.pid);
       s.on('rtp', (key, msg) => {
         this.lastVideoPacketAt = performance.now();
-        this.emit('rtp', key, msg, timeline.contentAt(msg.readUInt32BE(4)));
+        const ts = msg.readUInt32BE(4);
+        if (i === 0 && ts !== this.lastFirstRungTs) {
+          this.lastFirstRungTs = ts;
+          const wrote = this.writtenAt.contentAt(ts);
+          if (wrote !== null) this.writeToPacket.add(this.lastVideoPacketAt - wrote);
+        }
+        this.emit('rtp', key, msg, timeline.contentAt(ts));
       });
     });
     // Either process dying ends the pair (RoomMixer replaces both); reported once.
@@ -272,9 +287,13 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   writeTick(tick: number, keyRungs: ReadonlySet<string>, video: readonly Buffer[], atMs = performance.now()): Set<string> | null {
     if (!this._allConnected || this.closing) return null;
     const frameBytes = video[0]?.length ?? 0;
+    let queued = 0;
     for (const w of this.video) {
-      if ((w.socket?.writableLength ?? 0) > frameBytes * MAX_QUEUED_FRAMES) return null;
+      const bytes = w.socket?.writableLength ?? 0;
+      if (bytes > frameBytes * MAX_QUEUED_FRAMES) return null;
+      queued = Math.max(queued, bytes);
     }
+    if (frameBytes) this.queuedFrames.add(queued / frameBytes);
     this.pts++;
     // Rungs at their own frame rate: a 15 fps rung gets every other tick. A rung's first frame
     // after the preroll is a keyframe (the decoder drops the probed preroll).
@@ -283,6 +302,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
       if (tick % Math.max(1, Math.round(this.settings.fps / r.fps)) !== 0) return null;
       this.rungPts[i]++;
       this.rungTimelines[i].wrote(this.rungPts[i], atMs);
+      if (i === 0) this.writtenAt.wrote(this.rungPts[i], performance.now());
       const key = this.rungPts[i] === 1 || keyRungs.has(r.id);
       if (key) keyed.add(r.id);
       return key;

@@ -33,10 +33,25 @@ import { MixerSupervisor } from './MixerSupervisor.ts';
 import { OnDemandLane } from './OnDemandLane.ts';
 import { splitRungs, type Lane } from '../../pipeline/mixer/lanes.ts';
 import { log as rootLog, type Logger } from '../log.ts';
-import { StageLatency } from '../../pipeline/audio/StageLatency.ts';
+import { StageLatency, type StageSummary } from '../../pipeline/audio/StageLatency.ts';
 import { ContentLag } from '../../pipeline/mixer/ContentLag.ts';
 import { audioPathOf, type MixAudioPath } from './audioPath.ts';
 export type { MixAudioPath } from './audioPath.ts';
+
+/** RoomMixer.timing(): ms, p50 / p95 / max over the recent ticks or frames. */
+export interface MixTiming {
+  /** The video tick's timer firing after its due instant. */
+  videoTickLateMs: StageSummary;
+  /** A video tick's write → the first packet of the serving process's first rung's frame carrying it, at Node's socket. */
+  videoWriteToPacketMs: StageSummary;
+  /** Frames still queued in Node's socket to the fullest picture input when a tick is written (not ms). */
+  videoQueuedFrames: StageSummary;
+  audioTickLateMs: StageSummary;
+  /** A 20 ms write to the audio FFmpeg → the full mix's Opus packet carrying it, at Node's socket. */
+  audioWriteToPacketMs: StageSummary;
+}
+
+const EMPTY_STAGE: StageSummary = { n: 0, p50: null, p95: null, max: null };
 export type { VideoFrame } from './MixSlot.ts';
 export type { RoomMixerStats } from './stats.ts';
 
@@ -81,6 +96,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
   private readonly counters: Counters;
   private shrinkTimer: NodeJS.Timeout | null = null;
   private readonly tickLate = new StageLatency(500);
+  private readonly videoTickLate = new StageLatency(300);
   /** How old the content of each write is (sender reports map writes to their content's instant). */
   private readonly videoLag = new ContentLag();
   private readonly audioLag = new ContentLag();
@@ -140,6 +156,21 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
   /** The audio path's stages in the mixer over the recent ticks and packets (in-process only: bench/latency.ts; no HTTP route). */
   audioPath(): MixAudioPath {
     return audioPathOf(this.table.slots, this.supervisor.serving?.audio ?? null, this.tickLate, this.settings.sampleRate);
+  }
+
+  /**
+   * The mix's timing over the last ~10 s (GET /rooms/{room}): each clock's timer lateness (Node's
+   * event loop) and each FFmpeg's write → packet back at Node (its own work and its share of the CPU).
+   */
+  timing(): MixTiming {
+    const serving = this.supervisor.serving;
+    return {
+      videoTickLateMs: this.videoTickLate.summary(),
+      videoWriteToPacketMs: serving?.writeToPacket.summary() ?? EMPTY_STAGE,
+      videoQueuedFrames: serving?.queuedFrames.summary() ?? EMPTY_STAGE,
+      audioTickLateMs: this.tickLate.summary(),
+      audioWriteToPacketMs: serving?.audio?.writeToPacket.summary() ?? EMPTY_STAGE,
+    };
   }
 
   /** Changes with every process replacement (packets carry the epoch they were sent in). */
@@ -332,6 +363,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
   private tick(tick: number): void {
     this.counters.ticks++;
     const now = performance.now();
+    this.videoTickLate.add(now - this.clocks.video.at(tick));
     const mainLive = this.supervisor.watchdog(now);
     const h264Live = this.h264.watchdog(now);
     if (!mainLive && !h264Live) return;
