@@ -32,6 +32,10 @@ test('bench:browser produces glass-to-glass through the MCU and a direct Chromiu
   assert.ok(finite(result.added.videoP50Ms), JSON.stringify(result.added));
   const watch = result.join.watch;
   assert.ok(watch.clickToFirstFrameMs.n > 0 && finite(watch.clickToFirstFrameMs.p50) && finite(watch.postToFirstFrameMs.p50), JSON.stringify(watch));
+  // The server runs in its own process: its side of the join and the mix's timing come over HTTP.
+  assert.ok(watch.answerToConnectedMs.n > 0 && finite(watch.connectedToFirstPacketMs.p50), JSON.stringify(watch));
+  assert.ok(result.mcu.mixer.timing.videoWriteToPacketMs.n > 0 && finite(result.mcu.mixer.timing.audioWriteToPacketMs.p50), JSON.stringify(result.mcu.mixer));
+  assert.ok(finite(result.mcu.cpu.serverNodeCores) && result.mcu.cpu.serverNodeCores > 0, `the server's own Node CPU: ${JSON.stringify(result.mcu.cpu)}`);
 });
 
 test('bench/room-profile and bench/ssim produce a stage cost, and a tile SSIM with its CPU per encoder setting', () => {
