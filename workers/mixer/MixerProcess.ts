@@ -34,6 +34,7 @@ import { AudioMixerProcess } from './AudioMixerProcess.ts';
 import { RtpSocket } from './RtpSocket.ts';
 import { StageLatency } from '../../pipeline/audio/StageLatency.ts';
 import { ContentTimeline } from '../../pipeline/rtp/ContentTimeline.ts';
+import { rungTakesFrame } from '../../pipeline/mixer/rungCadence.ts';
 
 export type { MixStreamKey } from '../../pipeline/mixer/streamKey.ts';
 
@@ -284,7 +285,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
    * Writes one video tick to every video input and the triggers. Returns null (and writes
    * nothing) when FFmpeg is not keeping up, so that all inputs stay frame-aligned.
    */
-  writeTick(tick: number, keyRungs: ReadonlySet<string>, video: readonly Buffer[], atMs = performance.now()): Set<string> | null {
+  writeTick(keyRungs: ReadonlySet<string>, video: readonly Buffer[], atMs = performance.now()): Set<string> | null {
     if (!this._allConnected || this.closing) return null;
     const frameBytes = video[0]?.length ?? 0;
     let queued = 0;
@@ -295,11 +296,12 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     }
     if (frameBytes) this.queuedFrames.add(queued / frameBytes);
     this.pts++;
-    // Rungs at their own frame rate: a 15 fps rung gets every other tick. A rung's first frame
-    // after the preroll is a keyframe (the decoder drops the probed preroll).
+    // Rungs at their own frame rate: a 15 fps rung gets every other frame written (not tick:
+    // see rungCadence.ts). A rung's first frame after the preroll is a keyframe (the decoder
+    // drops the probed preroll).
     const keyed = new Set<string>();
     const due = this.rungs.map((r, i) => {
-      if (tick % Math.max(1, Math.round(this.settings.fps / r.fps)) !== 0) return null;
+      if (!rungTakesFrame(this.pts, this.settings.fps, r.fps)) return null;
       this.rungPts[i]++;
       this.rungTimelines[i].wrote(this.rungPts[i], atMs);
       if (i === 0) this.writtenAt.wrote(this.rungPts[i], performance.now());

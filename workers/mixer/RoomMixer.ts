@@ -380,9 +380,9 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     const content = this.videoLag.contentAt(this.clocks.video.at(tick), ages);
     const due = this.keyframes.due(this.rungs, now);
     const keyed = new Set<string>();
-    if (mainLive && !this.writeLane(this.supervisor, tick, due, video, content, keyed)) this.counters.skippedTicks++;
+    if (mainLive && !this.writeLane(this.supervisor, due, video, content, keyed)) this.counters.skippedTicks++;
     // A tick the H.264 lane's process skips is not counted: skippedTicks is the main mix's.
-    if (h264Live) this.writeLane(this.h264, tick, due, video, content, keyed);
+    if (h264Live) this.writeLane(this.h264, due, video, content, keyed);
     this.keyframes.sent(keyed, now);
     for (const id of keyed) {
       this.counters.keyframesForced++;
@@ -397,12 +397,12 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
    */
   private writeLane(
     lane: { serving: MixerProcess | null; incoming: MixerProcess | null },
-    tick: number, due: ReadonlySet<string>, video: readonly Buffer[], at: number, keyed: Set<string>,
+    due: ReadonlySet<string>, video: readonly Buffer[], at: number, keyed: Set<string>,
   ): boolean {
-    lane.incoming?.writeTick(tick, new Set(), video, at);
+    lane.incoming?.writeTick(new Set(), video, at);
     const proc = lane.serving;
     if (!proc || !proc.allConnected) return true;
-    const forced = proc.writeTick(tick, due, video, at);
+    const forced = proc.writeTick(due, video, at);
     if (!forced) return false;
     for (const id of forced) keyed.add(id);
     return true;
