@@ -7,27 +7,15 @@
 // a keyframe not seen within 2.5 s counts as missed.
 //   npx tsx bench/probe-pli.ts [samples] [swap]
 
-import { RoomMixer } from '../workers/mixer/RoomMixer.ts';
-import { DEFAULT_MIXER_SETTINGS } from '../pipeline/mixer/graph.ts';
+import { mixerAlone } from './lib/mixerAlone.ts';
 import { isVp8KeyframeStart } from '../pipeline/rtp/Continuity.ts';
 import { pct } from './lib/stats.ts';
 
 const samples = Number(process.argv[2] ?? 40);
 const swap = process.argv[3] === 'swap';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const settings = { ...DEFAULT_MIXER_SETTINGS };
-const { width, height } = settings.slotSize;
-const mixer = new RoomMixer('probe-pli', settings);
-const ids = ['a', 'b', 'c', 'd'];
-
-/** Eight noisy pictures per participant, cycled: the encoder has real work every frame. */
-const pictures = ids.map((_, k) =>
-  Array.from({ length: 8 }, (_, n) => {
-    const b = Buffer.alloc(width * height * 1.5, 128);
-    for (let i = 0; i < width * height; i += 7) b[i] = (i * 31 + n * 17 * (k + 1)) & 0xff;
-    return b;
-  }),
-);
+const alone = mixerAlone('probe-pli');
+const mixer = alone.mixer;
 
 let lastKeyAt = 0;
 let onKey: ((at: number) => void) | null = null;
@@ -36,18 +24,9 @@ mixer.on('rtp', (key, buf) => {
   lastKeyAt = performance.now();
   onKey?.(lastKeyAt);
 });
-mixer.on('error', () => {});
 
 async function main(): Promise<void> {
-  await mixer.start();
-  ids.forEach((id) => mixer.addParticipant(id, id));
-  mixer.setLayout(new Map(ids.map((id, k) => [id, { rect: { x: (k % 2) * 640, y: Math.floor(k / 2) * 360, width: 640, height: 360 } }])));
-  mixer.setRungs(['720p', '360p']);
-  let n = 0;
-  const video = setInterval(() => {
-    n++;
-    ids.forEach((id, k) => mixer.pushVideo(id, { width, height, data: pictures[k][n % 8] }));
-  }, 33);
+  await alone.start();
   await sleep(5000);
   if (swap) {
     for (const rungs of [['720p', '360p', '720p-h264'], ['720p', '360p'], ['720p', '360p', '360p-h264'], ['720p', '360p']]) {
@@ -68,11 +47,10 @@ async function main(): Promise<void> {
     latencies.push((await at) - t0);
     onKey = null;
   }
-  clearInterval(video);
   const seen = latencies.filter((x) => Number.isFinite(x));
   const r = (x: number) => Math.round(x * 10) / 10;
   console.log(JSON.stringify({ samples, swap, missed: samples - seen.length, p50: r(pct(seen, 50)), p90: r(pct(seen, 90)), max: r(Math.max(...seen)), all: latencies.map((x) => Math.round(x)) }));
-  await mixer.close();
+  await alone.stop();
 }
 
 main().then(

@@ -11,23 +11,12 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
-import { RoomMixer } from '../workers/mixer/RoomMixer.ts';
-import { DEFAULT_MIXER_SETTINGS } from '../pipeline/mixer/graph.ts';
+import { mixerAlone } from './lib/mixerAlone.ts';
 
 const [quietSec, starvedSec, afterSec] = [2, 3, 4].map((i, k) => Number(process.argv[i] ?? [5, 5, 10][k]));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const settings = { ...DEFAULT_MIXER_SETTINGS };
-const { width, height } = settings.slotSize;
-const mixer = new RoomMixer('probe-queue', settings);
-const ids = ['a', 'b', 'c', 'd'];
-const pictures = ids.map((_, k) =>
-  Array.from({ length: 8 }, (_, n) => {
-    const b = Buffer.alloc(width * height * 1.5, 128);
-    for (let i = 0; i < width * height; i += 7) b[i] = (i * 31 + n * 17 * (k + 1)) & 0xff;
-    return b;
-  }),
-);
-mixer.on('error', () => {});
+const alone = mixerAlone('probe-queue');
+const mixer = alone.mixer;
 
 async function phase(name: string, seconds: number): Promise<void> {
   for (let s = 0; s < seconds; s++) {
@@ -42,15 +31,7 @@ async function phase(name: string, seconds: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  await mixer.start();
-  ids.forEach((id) => mixer.addParticipant(id, id));
-  mixer.setLayout(new Map(ids.map((id, k) => [id, { rect: { x: (k % 2) * 640, y: Math.floor(k / 2) * 360, width: 640, height: 360 } }])));
-  mixer.setRungs(['720p', '360p']);
-  let n = 0;
-  const video = setInterval(() => {
-    n++;
-    ids.forEach((id, k) => mixer.pushVideo(id, { width, height, data: pictures[k][n % 8] }));
-  }, 33);
+  await alone.start();
   await sleep(4000);
   await phase('quiet', quietSec);
   if (process.env.PROBE_STARVED_SWAP) {
@@ -73,11 +54,7 @@ async function main(): Promise<void> {
     clearInterval(pli);
     await phase('after keyframes', 3);
   }
-  if (process.env.PROBE_ONLY) {
-    clearInterval(video);
-    await mixer.close();
-    return;
-  }
+  if (process.env.PROBE_ONLY) return alone.stop();
   const hogs: ChildProcess[] = os.cpus().map(() => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
   await phase('starved', starvedSec);
   for (const h of hogs) h.kill('SIGKILL');
@@ -92,8 +69,7 @@ async function main(): Promise<void> {
   clearInterval(stopper);
   await sleep(400);
   await phase('after stops', afterSec);
-  clearInterval(video);
-  await mixer.close();
+  await alone.stop();
 }
 
 main().then(() => process.exit(0), (err) => {
