@@ -155,7 +155,7 @@ export const SCHEMAS: Record<string, Schema> = {
       pid: nullable(int), epoch: int, capacity: int, restarts: int, processesStarted: int,
       // The H.264 rungs' own video process (docs/ARCHITECTURE.md "Lanes"); the fields above are the VP8 one's.
       h264Lane: obj({ pid: nullable(int), epoch: int, rungs: { type: 'array', items: str }, processesStarted: int, restarts: int }),
-      // The mix's clocks and FFmpegs over the last seconds, ms (p50 / p95 / max; null before the first sample).
+      // The mix's clocks and FFmpegs over the last ~10 s: p50 / p95 / max (null before the first sample), in ms except videoQueuedFrames (frames).
       timing: obj({ videoTickLateMs: stage, videoWriteToPacketMs: stage, videoQueuedFrames: stage, audioTickLateMs: stage, audioWriteToPacketMs: stage }),
     }, ['pid', 'capacity', 'restarts']),
   }),

@@ -37,6 +37,8 @@ import { StageLatency, type StageSummary } from '../../pipeline/audio/StageLaten
 import { ContentLag } from '../../pipeline/mixer/ContentLag.ts';
 import { audioPathOf, type MixAudioPath } from './audioPath.ts';
 export type { MixAudioPath } from './audioPath.ts';
+export type { VideoFrame } from './MixSlot.ts';
+export type { RoomMixerStats } from './stats.ts';
 
 /** RoomMixer.timing(): ms, p50 / p95 / max over the recent ticks or frames. */
 export interface MixTiming {
@@ -52,8 +54,6 @@ export interface MixTiming {
 }
 
 const EMPTY_STAGE: StageSummary = { n: 0, p50: null, p95: null, max: null };
-export type { VideoFrame } from './MixSlot.ts';
-export type { RoomMixerStats } from './stats.ts';
 
 export interface RoomMixerEvents {
   /**
