@@ -180,17 +180,17 @@ async function clickAndTime(page: Page, button: 'join' | 'watch') {
   });
 }
 
-/**
- * Where a watcher's POST → first frame went, from the server's side of its newest subscription:
- * POST → answer sent, answer → ICE and DTLS up (`connectedAt`), → first video packet sent, →
- * the page's first rendered frame (jitter buffer, decode, render). Date.now() ms on both sides.
- */
 /** GET /rooms/{room} (the server runs in a process of its own, as in production). */
 async function describeRoom(server: ServerProc): Promise<any> {
   return (await fetch(`${server.url}/rooms/${room}`)).json();
 }
 
-/** The newest subscription's join on the server, lined up with the page's (wall clocks on both sides). */
+/**
+ * Where a watcher's POST → first frame went, from the server's side of its newest subscription
+ * (GET /rooms/{room}): POST → answer sent, answer → ICE and DTLS up (`connectedAt`), → first video
+ * packet sent, → the page's first rendered frame (jitter buffer, decode, render). Wall clocks
+ * (Date.now()) on both sides.
+ */
 async function serverJoinSplit(server: ServerProc, page: { postAtEpochMs: number | null; postMs: number | null; firstFrameAtEpochMs: number }) {
   const subs = ((await describeRoom(server)).subscriptions ?? []) as Array<{ createdAt: string; connectedAt: string | null; firstVideoPacketAt: string | null }>;
   const s = subs.sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))[0];
@@ -244,6 +244,16 @@ async function main() {
   // The server in a process of its own, as in production: in this one, Playwright's heap kept V8
   // in back-to-back mark-compacts whose helper threads took both cores every ~0.5 s.
   const server = await startServerProc();
+  try {
+    await run(dir, server);
+  } finally {
+    // A child process: stopped on every way out (it would outlive this one otherwise).
+    await server.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function run(dir: string, server: ServerProc) {
   const { y4m, wav } = await makeMedia(dir);
   // The beep is a steady tone, which RNNoise takes for noise (and blurs its onset): the room is
   // created with the denoiser off, as bench/latency does; its fixed 10 ms is in docs/ARCHITECTURE.
@@ -305,8 +315,6 @@ async function main() {
     console.log(`→ ${writeResult('browser', values.smoke, result)}`);
   } finally {
     await browser.close();
-    await server.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
