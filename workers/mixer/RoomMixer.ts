@@ -33,27 +33,13 @@ import { MixerSupervisor } from './MixerSupervisor.ts';
 import { OnDemandLane } from './OnDemandLane.ts';
 import { splitRungs, type Lane } from '../../pipeline/mixer/lanes.ts';
 import { log as rootLog, type Logger } from '../log.ts';
-import { StageLatency, type StageSummary } from '../../pipeline/audio/StageLatency.ts';
+import { StageLatency } from '../../pipeline/audio/StageLatency.ts';
 import { ContentLag } from '../../pipeline/mixer/ContentLag.ts';
 import { audioPathOf, type MixAudioPath } from './audioPath.ts';
 export type { MixAudioPath } from './audioPath.ts';
 export type { VideoFrame } from './MixSlot.ts';
-export type { RoomMixerStats } from './stats.ts';
-
-/** RoomMixer.timing(): ms, p50 / p95 / max over the recent ticks or frames. */
-export interface MixTiming {
-  /** The video tick's timer firing after its due instant. */
-  videoTickLateMs: StageSummary;
-  /** A video tick's write → the first packet of the serving process's first rung's frame carrying it, at Node's socket. */
-  videoWriteToPacketMs: StageSummary;
-  /** Frames still queued in Node's socket to the fullest picture input when a tick is written (not ms). */
-  videoQueuedFrames: StageSummary;
-  audioTickLateMs: StageSummary;
-  /** A 20 ms write to the audio FFmpeg → the full mix's Opus packet carrying it, at Node's socket. */
-  audioWriteToPacketMs: StageSummary;
-}
-
-const EMPTY_STAGE: StageSummary = { n: 0, p50: null, p95: null, max: null };
+export type { RoomMixerStats, MixTiming } from './stats.ts';
+import { EMPTY_STAGE, type MixTiming } from './stats.ts';
 
 export interface RoomMixerEvents {
   /**

@@ -1,8 +1,10 @@
 // What a room's mixer has done (RoomMixer.stats(), read by GET /rooms, /stats, /metrics and
-// admission): the counters RoomMixer keeps, and its supervisor's epoch, pid, restarts and last exit.
+// admission): the counters RoomMixer keeps, and its supervisor's epoch, pid, restarts and last exit;
+// and the mix's timing (RoomMixer.timing(), GET /rooms/{room}).
 
 import type { FfmpegExit } from '../ffmpeg/FfmpegProcess.ts';
 import type { LaneStats } from './OnDemandLane.ts';
+import type { StageSummary } from '../../pipeline/audio/StageLatency.ts';
 
 /** What the mixer has done (RoomMixer.stats(): a snapshot; the counters only grow). */
 export interface RoomMixerStats {
@@ -39,3 +41,18 @@ export function newCounters(capacity: number): Counters {
     repeatedFrames: 0, videoBytesOut: 0, videoBytesByRung: {}, wrongSizeFrames: 0,
   };
 }
+
+/** RoomMixer.timing(): ms, p50 / p95 / max over the recent ticks or frames. */
+export interface MixTiming {
+  /** The video tick's timer firing after its due instant. */
+  videoTickLateMs: StageSummary;
+  /** A video tick's write → the first packet of the serving process's first rung's frame carrying it, at Node's socket. */
+  videoWriteToPacketMs: StageSummary;
+  /** Frames still queued in Node's socket to the fullest picture input when a tick is written (not ms). */
+  videoQueuedFrames: StageSummary;
+  audioTickLateMs: StageSummary;
+  /** A 20 ms write to the audio FFmpeg → the full mix's Opus packet carrying it, at Node's socket. */
+  audioWriteToPacketMs: StageSummary;
+}
+
+export const EMPTY_STAGE: StageSummary = { n: 0, p50: null, p95: null, max: null };
