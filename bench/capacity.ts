@@ -19,15 +19,18 @@
 //   npm run bench:capacity -- --simulcast [--rooms 2 --measure 6]   (bench/results/capacity-simulcast.json)
 
 import { parseArgs } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { FLOOR_COLOURS as COLOURS, floorCpuPerSec } from './lib/floor.ts';
 import { VP8_THREADS } from '../pipeline/mixer/graph.ts';
 import { vp8ThreadsFromEnv } from '../workers/mixer/voiceModel.ts';
-import { HttpStatusError, WhepSubscriber } from '../workers/clients/webrtc.ts';
-import { WhepRtpClient } from '../workers/clients/WhepRtpClient.ts';
+import { HttpStatusError } from '../workers/clients/webrtc.ts';
+import { WhepRtpClient, WHEP_RTP_CODECS } from '../workers/clients/WhepRtpClient.ts';
+import { countClearText } from './lib/clearTextCount.ts';
 import { audioFixture, videoFixture } from './lib/fixtures.ts';
 import { RtpPublisher } from './lib/RtpPublisher.ts';
-import { readStamp, type Rect } from './lib/stamp.ts';
-import { cpuSeconds, latestBefore, machine, OnsetDetector, pct, writeResult } from './lib/stats.ts';
+import { type Rect } from './lib/stamp.ts';
+import { AvProbe } from './lib/avProbe.ts';
+import { cpuSeconds, latestBefore, machine, pct, writeResult } from './lib/stats.ts';
 import { cpuByKind, startServerProc, type ServerProc } from './lib/server-proc.ts';
 import { compareSimulcast } from './lib/simulcastRooms.ts';
 
@@ -56,7 +59,8 @@ interface RoomLoad {
   pubs: RtpPublisher[];
   top: WhepRtpClient;
   low: WhepRtpClient;
-  probe: WhepSubscriber;
+  /** The browser case in its own process (bench/lib/avProbe.ts). */
+  probe: AvProbe | null;
   frames: number;
   video: number[];
   audio: number[];
@@ -71,41 +75,62 @@ async function addRoom(server: ServerProc, name: string, media: Media): Promise<
     for (const p of pubs) await p.close();
     throw err;
   }
-  const desc = (await (await fetch(`${server.url}/rooms/${name}`)).json()) as any;
-  const p0 = desc.participants.find((p: any) => p.name === 'p0');
-  // RNNoise takes a beep for noise and blurs its onset: p0 is untouched (its slot's chain still
-  // runs, arnndn at mix=0 keeps its delay); the others' silence goes through the whole chain.
-  const res = await fetch(`${server.url}/rooms/${name}/participants/${p0.id}`, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: '{"audio":{"processing":false}}' });
-  if (res.status !== 200) throw new Error(`PATCH participant: ${res.status} ${await res.text()}`);
-  const rect: Rect = desc.layout.tiles.find((t: any) => t.participantId === p0.id).video;
-  const top = await WhepRtpClient.connect({ url: `${server.url}/rooms/${name}/whep?level=720p`, codec: 'VP8' });
-  const low = await WhepRtpClient.connect({ url: `${server.url}/rooms/${name}/whep?level=360p`, codec: 'VP8' });
-  const probe = await WhepSubscriber.start({ whepUrl: `${server.url}/rooms/${name}/whep?level=720p` });
-  const room: RoomLoad = { pubs, top, low, probe, frames: 0, video: [], audio: [] };
-  top.on('video', (p) => p.header.marker && room.frames++);
-  let last = -1;
-  probe.onFrame = (frame, at) => {
-    const n = readStamp(frame, rect);
-    if (n === null || n === last) return;
-    last = n;
-    const sent = pubs[0].frameSentAt.get(n);
-    if (sent !== undefined && at >= sent) room.video.push(at - sent);
-  };
-  const onsets = new OnsetDetector((at) => {
-    const sent = latestBefore(pubs[0].beepSentAt, at);
-    if (sent !== null) room.audio.push(at - sent);
-  });
-  probe.onAudio = (pcm, at) => onsets.push(pcm, at);
-  return room;
+  // Everything opened so far is closed again if a later step fails (nothing outlives the bench).
+  let top: WhepRtpClient | null = null;
+  let low: WhepRtpClient | null = null;
+  try {
+    const desc = (await (await fetch(`${server.url}/rooms/${name}`)).json()) as any;
+    const p0 = desc.participants.find((p: any) => p.name === 'p0');
+    // RNNoise takes a beep for noise and blurs its onset: p0 is untouched (its slot's chain still
+    // runs, arnndn at mix=0 keeps its delay); the others' silence goes through the whole chain.
+    const res = await fetch(`${server.url}/rooms/${name}/participants/${p0.id}`, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: '{"audio":{"processing":false}}' });
+    if (res.status !== 200) throw new Error(`PATCH participant: ${res.status} ${await res.text()}`);
+    const rect: Rect = desc.layout.tiles.find((t: any) => t.participantId === p0.id).video;
+    top = await WhepRtpClient.connect({ url: `${server.url}/rooms/${name}/whep?level=720p`, codec: 'VP8' });
+    low = await WhepRtpClient.connect({ url: `${server.url}/rooms/${name}/whep?level=360p`, codec: 'VP8' });
+    const room: RoomLoad = { pubs, top, low, probe: null, frames: 0, video: [], audio: [] };
+    // Counted from the clear-text header (werift's SRTP would be the load generator's largest cost).
+    top.on('video', (p) => p.header.marker && room.frames++);
+    countClearText(top, (data) => (data[1] & 0x7f) === WHEP_RTP_CODECS.VP8.payloadType && data[1] & 0x80 && room.frames++);
+    countClearText(low, () => {});
+    room.probe = await AvProbe.start(`${server.url}/rooms/${name}/whep?level=720p`, rect, {
+      onFrame: (n, at) => {
+        const sent = pubs[0].frameSentAt.get(n);
+        if (sent !== undefined && at >= sent) room.video.push(at - sent);
+      },
+      onOnset: (at) => {
+        const sent = latestBefore(pubs[0].beepSentAt, at);
+        if (sent !== null) room.audio.push(at - sent);
+      },
+    });
+    return room;
+  } catch (err) {
+    await top?.close();
+    await low?.close();
+    for (const p of pubs) await p.close();
+    throw err;
+  }
 }
 
 async function closeRooms(rooms: RoomLoad[]): Promise<void> {
   for (const room of rooms) {
-    await room.probe.close().catch(() => {});
+    await room.probe?.close();
     await room.top.close();
     await room.low.close();
     for (const p of room.pubs) await p.close();
   }
+}
+
+/** The server's own p95s for a room (GET /rooms/{room} mixer.timing): where a probe's time went. */
+async function serverTiming(server: ServerProc, name: string) {
+  const t = ((await (await fetch(`${server.url}/rooms/${name}`)).json()) as any).mixer?.timing;
+  if (!t) return null;
+  return {
+    videoTickLateP95Ms: t.videoTickLateMs.p95,
+    videoWriteToPacketP95Ms: t.videoWriteToPacketMs.p95,
+    audioTickLateP95Ms: t.audioTickLateMs.p95,
+    audioWriteToPacketP95Ms: t.audioWriteToPacketMs.p95,
+  };
 }
 
 /** One measurement of `rooms` on `server`: frame rates, the probes' p95s, CPU of both sides. */
@@ -114,15 +139,21 @@ async function measure(server: ServerProc, rooms: RoomLoad[], idle: { node: numb
   const f0 = rooms.map((x) => x.frames);
   const c0 = server.cpu();
   const k0 = server.children();
-  const g0 = cpuSeconds(process.pid);
+  // The load generator: this process and the probes' (a probe's CPU is the harness's, not the server's).
+  const loadCpu = () => cpuSeconds(process.pid) + rooms.reduce((sum, x) => sum + (x.probe ? cpuSeconds(x.probe.pid) : 0), 0);
+  const g0 = loadCpu();
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   const t0 = performance.now();
   await sleep(measureSec * 1000);
+  loop.disable();
   const dt = (performance.now() - t0) / 1000;
   const c1 = server.cpu();
   const kinds = cpuByKind(k0, server.children(), dt);
-  const g1 = cpuSeconds(process.pid);
+  const g1 = loadCpu();
   const rss = server.rss();
   const fps = rooms.map((x, i) => (x.frames - f0[i]) / dt);
+  const timing = await Promise.all(rooms.map((_, i) => serverTiming(server, `cap-${i + 1}`)));
   const p95 = (xs: number[]) => (xs.length ? Math.round(pct(xs, 95)) : null);
   const worst = (xs: Array<number | null>) => (xs.some((x) => x === null) ? null : Math.max(...(xs as number[])));
   const videoP95 = rooms.map((x) => p95(x.video));
@@ -136,13 +167,15 @@ async function measure(server: ServerProc, rooms: RoomLoad[], idle: { node: numb
     /** Worst room's p95 (null: a room's probe got no samples, which counts as missed). */
     videoP95Ms: worst(videoP95),
     audioP95Ms: worst(audioP95),
-    perRoom: rooms.map((_, i) => ({ videoP95Ms: videoP95[i], audioP95Ms: audioP95[i], videoN: rooms[i].video.length, audioN: rooms[i].audio.length })),
+    perRoom: rooms.map((_, i) => ({ videoP95Ms: videoP95[i], audioP95Ms: audioP95[i], videoN: rooms[i].video.length, audioN: rooms[i].audio.length, server: timing[i] })),
     cpuCores: r2(node + ffmpeg),
     cpuNodeCores: r2(node),
     cpuFfmpegCores: r2(ffmpeg),
     /** The server's FFmpegs by what they do (all rooms). */
     ffmpegCoresByKind: kinds,
     loadGeneratorCores: r2((g1 - g0) / dt),
+    /** The load generator's own event loop (its publishers' pacing and its probes' timestamps ride on it), p95 ms. */
+    loadGeneratorLoopP95Ms: r2(loop.percentile(95) / 1e6),
     rssMB: Math.round((rss.node + rss.ffmpeg) / 1e6),
     rssPerRoomMB: Math.round((rss.node + rss.ffmpeg - idle.node - idle.ffmpeg) / 1e6 / rooms.length),
   };
@@ -152,7 +185,7 @@ type Step = Awaited<ReturnType<typeof measure>>;
 const held = (s: Step) => s.minFps >= 29 && s.videoP95Ms !== null && s.audioP95Ms !== null && s.videoP95Ms < P95_LIMIT_MS && s.audioP95Ms < P95_LIMIT_MS;
 
 const show = (s: Step) =>
-  `composite >= ${s.minFps} fps, A+V subscriber p95 video ${s.videoP95Ms} / audio ${s.audioP95Ms} ms (worst room), server ${s.cpuCores} cores (Node ${s.cpuNodeCores}, FFmpeg ${s.cpuFfmpegCores}: decoders ${s.ffmpegCoresByKind.decoder}, video mixer ${s.ffmpegCoresByKind['video mixer']}, audio mixer ${s.ffmpegCoresByKind['audio mixer']}), load generator ${s.loadGeneratorCores} cores, ${s.rssMB} MB`;
+  `composite >= ${s.minFps} fps, A+V subscriber p95 video ${s.videoP95Ms} / audio ${s.audioP95Ms} ms (worst room), server ${s.cpuCores} cores (Node ${s.cpuNodeCores}, FFmpeg ${s.cpuFfmpegCores}: decoders ${s.ffmpegCoresByKind.decoder}, video mixer ${s.ffmpegCoresByKind['video mixer']}, audio mixer ${s.ffmpegCoresByKind['audio mixer']}), load generator ${s.loadGeneratorCores} cores (event loop p95 ${s.loadGeneratorLoopP95Ms} ms), ${s.rssMB} MB; per room p95 video/audio ${s.perRoom.map((r) => `${r.videoP95Ms}/${r.audioP95Ms}`).join(', ')} ms, server's audio tick late / write→packet ${s.perRoom.map((r) => `${r.server?.audioTickLateP95Ms}/${r.server?.audioWriteToPacketP95Ms}`).join(', ')} ms, video write→packet ${s.perRoom.map((r) => r.server?.videoWriteToPacketP95Ms).join(', ')} ms`;
 
 /** Rooms added one at a time (measured after each) until `stop` says so or `max` is reached. */
 async function ramp(env: Record<string, string>, media: Media, max: number, label: string, stop: (s: Step) => boolean) {

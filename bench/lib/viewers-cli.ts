@@ -17,13 +17,12 @@
 // generator, not the server, the bottleneck on a small box). RTCP keeps flowing.
 
 import readline from 'node:readline';
-import { SrtpAuthenticationError } from 'werift';
 import { WhepRtpClient, WHEP_RTP_CODECS, type VideoCodecName } from '../../workers/clients/WhepRtpClient.ts';
+import { countClearText } from './clearTextCount.ts';
 
 const [url, codec = 'VP8'] = process.argv.slice(2);
 const videoPt = WHEP_RTP_CODECS[codec as VideoCodecName].payloadType;
 const videoLines = Number(new URL(url).searchParams.get('tracks') ?? 1);
-const SKIP = Object.create(SrtpAuthenticationError.prototype) as Error;
 
 interface Counted {
   client: WhepRtpClient;
@@ -70,24 +69,6 @@ function onVideo(v: Counted, data: Buffer): void {
   }
 }
 
-/** Counts from the clear-text header instead of decrypting, once the SRTP session exists. */
-function lighten(v: Counted): void {
-  const dtls = v.client.pc.getTransceivers()[0]?.receiver.dtlsTransport as any;
-  const patch = () => {
-    if (!dtls?.srtp) return false;
-    dtls.srtp.decrypt = (data: Buffer) => {
-      const pt = data[1] & 0x7f;
-      if (pt === videoPt) onVideo(v, data);
-      else v.audio++;
-      throw SKIP;
-    };
-    return true;
-  };
-  if (patch()) return;
-  const timer = setInterval(() => patch() && clearInterval(timer), 20);
-  v.client.once('gone', () => clearInterval(timer));
-}
-
 function p95(values: Float64Array, n: number): number | null {
   if (!n) return null;
   const a = values.subarray(0, n).sort();
@@ -111,7 +92,7 @@ for await (const line of rl) {
         const v: Counted = { client: r.value, video: 0, audio: 0, seqs: new Map(), markReceived: 0, markExpected: 0 };
         r.value.on('video', (rtp) => onVideo(v, rtp.serialize()));
         r.value.on('audio', () => v.audio++);
-        lighten(v);
+        countClearText(r.value, (data) => ((data[1] & 0x7f) === videoPt ? onVideo(v, data) : v.audio++));
         viewers.push(v);
       }
     }
