@@ -73,6 +73,14 @@ test('the child inherits no ignored or blocked standard signal and no fd but 0-2
   assert.ok([0, 1, 2].every((fd) => list.includes(fd)) && list.length <= 4, `fds in the child: ${list.join(' ')}`);
 });
 
+test('a child\'s stdout pipe holds a whole 640x360 picture (1 MiB: F_SETPIPE_SZ)', async () => {
+  if (!lib) return skip(NOT_BUILT);
+  // python reads its own stdout's capacity (F_GETPIPE_SZ = 1032).
+  const size = run('python3', ['-c', 'import fcntl; print(fcntl.fcntl(1, 1032))'], { stdout: true });
+  assert.equal(await size.closed, { code: 0, signal: null });
+  assert.is(Number(size.out().trim()), 1 << 20, size.out());
+});
+
 test('a binary that does not exist: an error with code ENOENT, no spawn, no pid', async () => {
   if (!lib) return skip(NOT_BUILT);
   const child = spawnChild('/nonexistent/ffmpeg', ['-version'], { stdin: false, stdout: false, env: process.env });

@@ -21,6 +21,9 @@
 #include <unistd.h>
 #include <node_api.h>
 
+/** Capacity of a child's stdout pipe (F_SETPIPE_SZ). */
+#define STDOUT_PIPE_BYTES (1 << 20)
+
 extern char **environ;
 
 typedef struct {
@@ -153,6 +156,11 @@ static napi_value spawn_child(napi_env env, napi_callback_info info) {
   int rc = 0;
   const char *what = "pipe2";
   if ((want_in && pipe2(in, O_CLOEXEC) != 0) || (want_out && pipe2(out, O_CLOEXEC) != 0) || pipe2(err, O_CLOEXEC) != 0) rc = errno;
+  // A decoder writes raw pictures (345,600 bytes at 640x360) on stdout. In a 64 KiB pipe each one
+  // takes six write → wake the reader → read → wake the writer rounds, and on a busy box every
+  // wake-up waits for a core: a whole picture fits in a 1 MiB pipe (fs.pipe-max-size's default;
+  // pages are only taken as data is written). Best effort: a smaller pipe still works.
+  if (rc == 0 && want_out) (void)fcntl(out[0], F_SETPIPE_SZ, STDOUT_PIPE_BYTES);
 
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
