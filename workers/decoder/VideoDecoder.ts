@@ -49,6 +49,12 @@ const FROZEN_AFTER_MS = 3000;
 const BACKOFF_MS = [200, 1000, 2000, 5000];
 /** More than this many bytes queued on stdin: FFmpeg is behind; drop until a keyframe. */
 const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+/**
+ * The oldest frame written and not yet out is older than this: FFmpeg is behind; drop until a
+ * keyframe. The byte bound alone let a 360p stream queue a minute of video (4 MB at 500 kb/s),
+ * and the tile played it that late; a picture half a second old is no use to a conversation.
+ */
+export const MAX_BEHIND_MS = 500;
 
 export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
   private proc: FfmpegProcess | null = null;
@@ -56,6 +62,8 @@ export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
   private partial: Buffer | null = null;
   private partialFill = 0;
   private readonly rects: Array<{ content: Rect; source: Size }> = [];
+  /** When each frame in FFmpeg (written, not yet out) was written, oldest first. */
+  private readonly inFlightAt: number[] = [];
   private current: { content: Rect; source: Size } | null = null;
   private waitKeyframe = true;
   private restartTimer: NodeJS.Timeout | null = null;
@@ -103,7 +111,12 @@ export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
     this.waitKeyframe = false;
     const proc = this.proc;
     if (!proc?.stdin || !proc.running) return;
-    if (proc.stdin.writableLength > MAX_QUEUED_BYTES) {
+    const now = performance.now();
+    // Only once it has put a frame out (a process's start is not its being behind), and with more
+    // than one frame inside (a decoder may hold one back until the next: a sparse sender, e.g. a
+    // still screen at 1 fps, is not a backlog).
+    const behind = this.lastOutAt > 0 && this.inFlightAt.length > 1 && now - this.inFlightAt[0] > MAX_BEHIND_MS;
+    if (behind || proc.stdin.writableLength > MAX_QUEUED_BYTES) {
       this.stats.droppedBehind++;
       this.waitKeyframe = true;
       this.emit('needKeyframe', 'decoder behind');
@@ -111,8 +124,10 @@ export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
     }
     this.rects.push(this.current ?? { source: this.slot, content: { x: 0, y: 0, ...this.slot } });
     if (this.rects.length > 64) this.rects.shift();
+    this.inFlightAt.push(now);
+    if (this.inFlightAt.length > 64) this.inFlightAt.shift();
     this.stats.framesIn++;
-    this.lastWriteAt = performance.now();
+    this.lastWriteAt = now;
     if (!this.firstWriteAt) this.firstWriteAt = this.lastWriteAt;
     // IVF timestamps in 90 kHz units (the header says so); FFmpeg passes them through.
     proc.stdin.write(ivfFrame(frame.data, this.pts++));
@@ -124,6 +139,7 @@ export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
     this.partial = null;
     this.partialFill = 0;
     this.rects.length = 0;
+    this.inFlightAt.length = 0;
     this.pts = 0;
     this.lastOutAt = 0;
     this.firstWriteAt = 0;
@@ -176,6 +192,7 @@ export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
 
   private emitFrame(data: Buffer): void {
     const rect = this.rects.shift() ?? this.current ?? { source: this.slot, content: { x: 0, y: 0, ...this.slot } };
+    this.inFlightAt.shift();
     this.stats.framesOut++;
     this.lastOutAt = performance.now();
     this.attempts = 0;
