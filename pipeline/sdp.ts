@@ -118,6 +118,8 @@ export function checkSubscribeOffer(sdp: string, producible: readonly string[] =
   audio: boolean;
   video: boolean;
   videoCodec: string | null;
+  /** The video section offers PLI or FIR (RFC 4585 / 5104): the subscriber can ask for a keyframe. */
+  videoAsksKeyframes: boolean;
 } {
   const { media } = parseSdp(sdp);
   const receiving = media.filter(
@@ -141,7 +143,17 @@ export function checkSubscribeOffer(sdp: string, producible: readonly string[] =
   }
   if (!sdp.includes('a=fingerprint:')) throw new SdpError('the offer has no DTLS fingerprint (a=fingerprint)');
   if (!sdp.includes('a=ice-ufrag:')) throw new SdpError('the offer has no ICE credentials (a=ice-ufrag)');
-  return { audio: Boolean(audio), video: Boolean(video), videoCodec };
+  return { audio: Boolean(audio), video: Boolean(video), videoCodec, videoAsksKeyframes: video ? asksKeyframes(sdp) : false };
+}
+
+/** Whether a video section of `sdp` offers `nack pli` or `ccm fir` feedback (for any payload type, or `*`). */
+function asksKeyframes(sdp: string): boolean {
+  let inVideo = false;
+  for (const line of sdp.split(/\r?\n/)) {
+    if (line.startsWith('m=')) inVideo = line.startsWith('m=video');
+    else if (inVideo && /^a=rtcp-fb:\S+ (nack pli|ccm fir)\s*$/.test(line)) return true;
+  }
+  return false;
 }
 
 /**

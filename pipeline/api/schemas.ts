@@ -119,6 +119,7 @@ export const SCHEMAS: Record<string, Schema> = {
     codec: nullable({ enum: ['vp8', 'h264'] }),
     level: { enum: [...LEVELS] },
     pinnedLevel: nullable({ enum: [...LEVELS] }),
+    periodicKeyframes: { type: 'boolean', description: 'its rung gets a keyframe every 2 s unasked (?keyframes=periodic, or an offer without PLI/FIR); otherwise only when asked' },
     feedback: nullable(obj({ lossPercent: nullable(num), rttMs: nullable(num), estimateKbps: nullable(num) }, [])),
     createdAt: time,
     connectedAt: { ...nullable(time), description: 'ICE and DTLS up (null: not yet)' },

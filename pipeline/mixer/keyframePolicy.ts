@@ -1,7 +1,11 @@
-// When the mix forces a keyframe on a rung: every KEYFRAME_INTERVAL_MS (HLS cuts its 2 s segments
-// on these; the encoder output is copied, never re-encoded), and soon after anyone asks (a new
-// subscriber, a PLI, a rung switch, a tap), but never two within KEYFRAME_MIN_GAP_MS on one rung:
-// a burst of PLIs from many subscribers costs one keyframe. Pure: the caller passes the time.
+// When the mix forces a keyframe on a rung: soon after anyone asks (a new subscriber, a PLI, a
+// rung switch, a tap), never two within KEYFRAME_MIN_GAP_MS on one rung (a burst of PLIs from
+// many subscribers costs one keyframe), and every KEYFRAME_INTERVAL_MS on the rungs whose
+// consumers cannot ask: HLS and RTMP taps (HLS cuts its 2 s segments on these; the encoder
+// output is copied, never re-encoded), recorders (a recording seeks by them), subscribers whose
+// offer has no PLI or FIR. Not on the others: a periodic keyframe, 6-10× a delta frame, keeps a
+// browser's video jitter estimate (and through lip sync its audio buffer) up for minutes.
+// Pure: the caller passes the time.
 
 export const KEYFRAME_INTERVAL_MS = 2000;
 export const KEYFRAME_MIN_GAP_MS = 300;
@@ -20,12 +24,15 @@ export class KeyframePolicy {
     for (const id of rungs) this.pending.add(id);
   }
 
-  /** The rungs (of those encoded) whose next frame should be a keyframe. */
-  due(rungs: Iterable<string>, now: number): Set<string> {
+  /**
+   * The rungs (of those encoded) whose next frame should be a keyframe. `periodic`: the rungs that
+   * get one every interval whether asked or not (null: every rung).
+   */
+  due(rungs: Iterable<string>, now: number, periodic: ReadonlySet<string> | null = null): Set<string> {
     const keys = new Set<string>();
     for (const id of rungs) {
       const last = this.lastAt.get(id) ?? 0;
-      const due = this.pending.has(id) || now - last >= this.intervalMs;
+      const due = this.pending.has(id) || ((periodic === null || periodic.has(id)) && now - last >= this.intervalMs);
       if (due && now - last >= this.minGapMs) keys.add(id);
     }
     return keys;

@@ -119,7 +119,7 @@ export class Recordings {
       room,
       format: req.format,
       maxDurationSec: req.maxDurationSec,
-      whepUrl: `${this.o.publicUrl()}/rooms/${encodeURIComponent(room)}/whep?level=720p`,
+      whepUrl: `${this.o.publicUrl()}/rooms/${encodeURIComponent(room)}/whep?level=720p&keyframes=periodic`,
       token,
       createdAt: new Date().toISOString(),
     };

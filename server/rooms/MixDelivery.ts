@@ -15,6 +15,8 @@ export interface DeliveryMixer {
   /** The mixer slot of a publisher (-1: none). */
   slotOf(participantId: string): number;
   setRungs(ids: Set<string>): void;
+  /** The rungs that get a keyframe every interval unasked (RoomMixer.setPeriodicKeyframes). */
+  setPeriodicKeyframes(ids: Set<string>): void;
   requestKeyframe(rung: string): void;
 }
 
@@ -41,6 +43,7 @@ export class MixDelivery {
       alwaysOnRungs: () => hooks.alwaysOnRungs(),
       tapRungs: () => this.router.tapRungs(),
       setRungs: (ids) => mixer().setRungs(ids),
+      setPeriodicKeyframes: (ids) => mixer().setPeriodicKeyframes(ids),
       requestKeyframe: (rung) => mixer().requestKeyframe(rung),
       routesChanged: () => this.router.rebuild(),
       publish: (e) => hooks.publish(e),

@@ -74,7 +74,7 @@ export async function negotiateSubscriber(
   offer: string,
   participantId: string | null,
   ownerTokenHash: string | null,
-  opts: { level?: Level | null; tracks?: number | null },
+  opts: { level?: Level | null; tracks?: number | null; periodicKeyframes?: boolean },
 ): Promise<{ subscription: Subscription; answer: string; level: Level }> {
   const wants = checked(() => checkSubscribeOffer(offer, ['VP8', 'H264']));
   const { egress, answer } = await Egress.answer(offer, { ...wants, videoSlots: opts.tracks ?? 0 }, ctx.iceServers(), {
@@ -99,6 +99,7 @@ export async function negotiateSubscriber(
     pendingRung: null,
     adapter: new RungAdapter(level),
     pinnedLevel,
+    periodicKeyframes: Boolean(opts.periodicKeyframes) || (wants.video && !wants.videoAsksKeyframes),
     lastFeedback: null,
   };
   return { subscription, answer, level };

@@ -206,7 +206,7 @@ export class Room extends EventEmitter<RoomEvents> implements MixSource {
     offer: string,
     participantId: string | null,
     ownerTokenHash: string | null = null,
-    opts: { level?: Level | null; tracks?: number | null } = {},
+    opts: { level?: Level | null; tracks?: number | null; periodicKeyframes?: boolean } = {},
   ): Promise<{ subscription: Subscription; answer: string }> {
     this.assertOpen();
     this.checkSubscriberSlot();
@@ -217,7 +217,7 @@ export class Room extends EventEmitter<RoomEvents> implements MixSource {
     offer: string,
     participantId: string | null,
     ownerTokenHash: string | null,
-    opts: { level?: Level | null; tracks?: number | null },
+    opts: { level?: Level | null; tracks?: number | null; periodicKeyframes?: boolean },
   ): Promise<{ subscription: Subscription; answer: string }> {
     if (participantId !== null && !this.participants.has(participantId)) {
       throw notFound(`participant "${participantId}" is not in room "${this.name}"`);

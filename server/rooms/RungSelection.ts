@@ -2,7 +2,9 @@
 // second each subscriber's own RTCP feedback (loss, RTT, bandwidth estimate) moves its level
 // (pipeline/ladder.ts RungAdapter); a move to another rung is made pending and MixRouter takes it
 // on that rung's next keyframe. The mixer encodes the rungs someone watches or is switching to,
-// those a tap takes, and the always-on ones while anyone is in the room.
+// those a tap takes, and the always-on ones while anyone is in the room; and which of them get
+// a keyframe every interval unasked (pipeline/mixer/keyframePolicy.ts): those taps take and
+// those watched by a subscription that cannot ask (a recorder, an offer without PLI or FIR).
 
 import { rungFor, type Feedback, type Level } from '../../pipeline/ladder.ts';
 import type { RoomEvent, Subscription } from './types.ts';
@@ -17,6 +19,8 @@ export interface RungSelectionHooks {
   tapRungs(): Iterable<string>;
   /** The mixer's encoded rungs (RoomMixer.setRungs). */
   setRungs(ids: Set<string>): void;
+  /** The rungs whose consumers cannot ask for keyframes: taps and subscriptions marked periodicKeyframes. */
+  setPeriodicKeyframes(ids: Set<string>): void;
   requestKeyframe(rung: string): void;
   /** A subscription's rung or pending rung changed: the routing table is rebuilt. */
   routesChanged(): void;
@@ -59,6 +63,13 @@ export class RungSelection {
     }
     this.encoded = ids;
     this.hooks.setRungs(ids);
+    const periodic = new Set<string>(this.hooks.tapRungs());
+    for (const s of this.hooks.subscriptions()) {
+      if (!s.periodicKeyframes) continue;
+      if (s.rung) periodic.add(s.rung);
+      if (s.pendingRung) periodic.add(s.pendingRung);
+    }
+    this.hooks.setPeriodicKeyframes(periodic);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.held.size) {

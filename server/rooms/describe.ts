@@ -64,6 +64,7 @@ export function describeRoom(room: RoomView) {
       codec: s.codec,
       level: s.adapter.level,
       pinnedLevel: s.pinnedLevel,
+      periodicKeyframes: s.periodicKeyframes,
       rung: s.rung,
       pendingRung: s.pendingRung,
       feedback: s.lastFeedback

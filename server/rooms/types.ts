@@ -36,6 +36,11 @@ export interface Subscription {
   adapter: RungAdapter;
   /** A level the subscriber asked for (?level=): no adaptation. */
   pinnedLevel: Level | null;
+  /**
+   * Its rung gets a keyframe every 2 s unasked: it asked (?keyframes=periodic: a recorder, a
+   * segmenter) or its offer has no PLI or FIR to ask with.
+   */
+  periodicKeyframes: boolean;
   lastFeedback: Feedback | null;
   /** The publisher this subscription belongs to (it hears that publisher's mix-minus). */
   participantId: string | null;

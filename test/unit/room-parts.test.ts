@@ -26,15 +26,32 @@ function subscription(rung: string | null): Subscription {
 }
 
 function delivery(subs: Subscription[], publishers = 1) {
-  const calls = { rungs: [] as string[][], keyframes: [] as string[] };
+  const calls = { rungs: [] as string[][], periodic: [] as string[][], keyframes: [] as string[] };
   const d = new MixDelivery(
-    () => ({ slotOf: () => -1, setRungs: (ids) => calls.rungs.push([...ids].sort()), requestKeyframe: (r) => calls.keyframes.push(r) }),
+    () => ({
+      slotOf: () => -1,
+      setRungs: (ids) => calls.rungs.push([...ids].sort()),
+      setPeriodicKeyframes: (ids) => calls.periodic.push([...ids].sort()),
+      requestKeyframe: (r) => calls.keyframes.push(r),
+    }),
     { subscriptions: () => subs, alwaysOnRungs: () => (publishers > 0 ? [ALWAYS_ON_RUNG] : []), publish: () => {} },
     0, // no linger: an unwatched rung goes at once (the linger has its own test, rung-linger)
   );
   d.rebuildRoutes();
   return { d, calls };
 }
+
+test('MixDelivery: periodic keyframes only on rungs a subscription that cannot ask watches (or switches to)', () => {
+  const browser = subscription('720p');
+  const recorder = subscription('360p');
+  (recorder as any).periodicKeyframes = true;
+  const { d, calls } = delivery([browser, recorder]);
+  d.updateRungs();
+  assert.equal(calls.periodic.at(-1), ['360p'], 'the browser asks with PLI: its rung gets none unasked');
+  recorder.pendingRung = '180p';
+  d.updateRungs();
+  assert.equal(calls.periodic.at(-1), ['180p', '360p']);
+});
 
 test('MixDelivery encodes the watched rungs, the pending ones and the always-on one while anyone publishes', () => {
   const a = subscription('360p');

@@ -16,6 +16,7 @@ function selection(lingerMs: number) {
       alwaysOnRungs: () => ['720p'],
       tapRungs: () => [],
       setRungs: (ids) => calls.push([...ids].sort()),
+      setPeriodicKeyframes: () => {},
       requestKeyframe: () => {},
       routesChanged: () => {},
       publish: () => {},

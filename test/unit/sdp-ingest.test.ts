@@ -56,10 +56,10 @@ test('offers that cannot carry media are refused with the reason', () => {
 
 test('subscribe offers: bundle-only video is video', () => {
   assert.equal(checkSubscribeOffer(fx('hand-whep-bundle-only-video'), ['VP8', 'H264']).video, true);
-  assert.equal(checkSubscribeOffer(fx('aiortc-whep'), ['VP8', 'H264']), { audio: true, video: true, videoCodec: 'VP8' });
+  assert.equal(checkSubscribeOffer(fx('aiortc-whep'), ['VP8', 'H264']), { audio: true, video: true, videoCodec: 'VP8', videoAsksKeyframes: true });
   assert.equal(checkSubscribeOffer(fx('hand-whep-mids-audio-video'), ['VP8']).video, true);
   // webrtcbin's WHEP offer: recvonly VP8 first, the Opus section `port 0` + bundle-only.
-  assert.equal(checkSubscribeOffer(fx('gstreamer-whep-vp8-opus'), ['VP8', 'H264']), { audio: true, video: true, videoCodec: 'VP8' });
+  assert.equal(checkSubscribeOffer(fx('gstreamer-whep-vp8-opus'), ['VP8', 'H264']), { audio: true, video: true, videoCodec: 'VP8', videoAsksKeyframes: true });
   assert.equal(checkSubscribeOffer(fx('chromium156-whip-whep-whep'), ['VP8', 'H264']).audio, true);
 });
 

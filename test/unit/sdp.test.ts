@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { checkPublishOffer, checkSubscribeOffer, parseSdp, unsyncedOffer } from '../../pipeline/sdp.ts';
@@ -28,9 +29,24 @@ test('publish offers', () => {
 });
 
 test('subscribe offers', () => {
-  assert.equal(checkSubscribeOffer(offer([audio('recvonly'), video('recvonly')])), { audio: true, video: true, videoCodec: 'VP8' });
+  // The built offer's video section has no rtcp-fb lines: it cannot ask for keyframes.
+  assert.equal(checkSubscribeOffer(offer([audio('recvonly'), video('recvonly')])), { audio: true, video: true, videoCodec: 'VP8', videoAsksKeyframes: false });
   assert.throws(() => checkSubscribeOffer(offer([video('recvonly', 'H264')]), ['VP8']), /none of the codecs the mixer produces \(VP8\)/);
   assert.throws(() => checkSubscribeOffer(offer([audio('sendonly')])), /no audio or video section to receive/);
+});
+
+test('subscribe offers: whether the video section can ask for keyframes (PLI or FIR), from recorded clients', () => {
+  const fixture = (name: string) => fs.readFileSync(new URL(`../fixtures/sdp/${name}`, import.meta.url), 'utf8');
+  for (const name of ['aiortc-whep.sdp', 'gstreamer-whep-vp8-opus.sdp', 'chromium156-whip-whep-whep.sdp']) {
+    assert.ok(checkSubscribeOffer(fixture(name), ['VP8', 'H264']).videoAsksKeyframes, name);
+  }
+  // GStreamer's offer without its PLI and FIR lines (NACK and transport-cc kept): it cannot ask.
+  const noPli = fixture('gstreamer-whep-vp8-opus.sdp').replace(/a=rtcp-fb:\d+ (nack pli|ccm fir)\r?\n/g, '');
+  assert.not.match(noPli, /nack pli|ccm fir/);
+  assert.is(checkSubscribeOffer(noPli, ['VP8', 'H264']).videoAsksKeyframes, false);
+  // PLI offered only in the audio section does not count.
+  const audioOnlyPli = noPli.replace(/(a=rtcp-fb:111 transport-cc)/, '$1\r\na=rtcp-fb:111 nack pli');
+  assert.is(checkSubscribeOffer(audioOnlyPli, ['VP8', 'H264']).videoAsksKeyframes, false);
 });
 
 test('unsyncedOffer puts audio and video in different streams (no lip-sync delay at ingest)', () => {

@@ -166,6 +166,10 @@ export function sessionRoutes(deps: AppDeps, auth: ReturnType<typeof authenticat
     // ?level=720p|360p|audio pins the rung (a recorder wants the top one whatever its network).
     const rawLevel = typeof req.query.level === 'string' ? req.query.level : null;
     if (rawLevel !== null && !LEVELS.includes(rawLevel as Level)) throw badRequest(`"level" must be one of ${LEVELS.join(', ')}`);
+    // ?keyframes=periodic: a keyframe every 2 s without asking (a recorder or a segmenter; a
+    // subscriber that sends PLIs gets one only when it asks: keyframePolicy.ts).
+    const rawKeyframes = req.query.keyframes;
+    if (rawKeyframes !== undefined && rawKeyframes !== 'periodic') throw badRequest('"keyframes" must be "periodic" (or absent: keyframes when asked for)');
     // A room at its subscriber limit refuses before the offer is parsed (as WHIP does).
     existing?.checkSubscriberSlot();
     const offer = String(req.body ?? '');
@@ -178,7 +182,7 @@ export function sessionRoutes(deps: AppDeps, auth: ReturnType<typeof authenticat
     const created = !rooms.get(roomName);
     const room = await rooms.getOrCreate(roomName, {}, { forMember: true });
     const { subscription, answer } = await room
-      .addSubscriber(offer, participant, req.caller?.tokenHash ?? null, { level: rawLevel as Level | null, tracks })
+      .addSubscriber(offer, participant, req.caller?.tokenHash ?? null, { level: rawLevel as Level | null, tracks, periodicKeyframes: rawKeyframes === 'periodic' })
       .catch(async (err) => {
         if (created) await rooms.releaseIfUnused(room, 'WHEP offer failed');
         throw err;
