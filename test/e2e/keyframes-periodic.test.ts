@@ -1,7 +1,8 @@
 // Keyframes every 2 s only for consumers that cannot ask (pipeline/mixer/keyframePolicy.ts): a
-// subscriber whose offer has PLI gets its join keyframe and then only what it asks for; one
-// that asks for ?keyframes=periodic (a recorder) gets one every 2 s; a bad value is a 400. Counted
-// as the keyframes each subscriber receives, and in GET /rooms/{room} (mixer.keyframesByRung).
+// subscriber whose offer has PLI gets its join keyframe and then only what it asks for (at most
+// one more in 6 s, against three with a keyframe every 2 s); one that asks for
+// ?keyframes=periodic (a recorder) gets one every 2 s; a bad value is a 400. Counted as the
+// keyframes each subscriber receives, and in GET /rooms/{room} (mixer.keyframesByRung).
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -38,11 +39,15 @@ test('a subscriber that can send PLIs gets no keyframe it did not ask for; ?keyf
     const before = asks.keyframeTimes.length;
     const forcedBefore = (await info(ctx)).mixer.keyframesByRung['720p'] ?? 0;
     await sleep(3 * KEYFRAME_INTERVAL_MS);
-    assert.is(asks.keyframeTimes.length - before, 0, `unasked keyframes in ${3 * KEYFRAME_INTERVAL_MS} ms`);
-    assert.is(((await info(ctx)).mixer.keyframesByRung['720p'] ?? 0) - forcedBefore, 0, 'forced on 720p unasked');
+    // The old policy sends 3 here. One is tolerated: a loaded machine can lose a packet (the
+    // client's own PLI) or have the mixer replaced (a new process starts on a keyframe).
+    const unasked = asks.keyframeTimes.length - before;
+    assert.ok(unasked <= 1, `${unasked} unasked keyframes in ${3 * KEYFRAME_INTERVAL_MS} ms`);
+    assert.ok(((await info(ctx)).mixer.keyframesByRung['720p'] ?? 0) - forcedBefore <= 1, 'forced on 720p unasked');
     // It still gets one when it asks.
+    const asked = asks.keyframeTimes.length;
     asks.sendPli();
-    await waitFor(() => asks.keyframeTimes.length > before, 2000, 'the keyframe answering a PLI');
+    await waitFor(() => asks.keyframeTimes.length > asked, 2000, 'the keyframe answering a PLI');
 
     const periodic = await startRtpSubscriber(`${ctx.server.url}/rooms/${room}/whep?level=720p&keyframes=periodic`, 'VP8');
     try {
