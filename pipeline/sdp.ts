@@ -18,6 +18,8 @@ export interface SdpMedia {
   mid: string | null;
   direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
   codecs: SdpCodec[];
+  /** The section offers PLI or FIR feedback (RFC 4585 / 5104), for any payload type or `*`. */
+  asksKeyframes: boolean;
 }
 
 export interface SdpSummary {
@@ -50,7 +52,7 @@ export function parseSdp(sdp: string): SdpSummary {
     if (line.startsWith('m=')) {
       const parts = line.slice(2).split(/\s+/);
       if (parts.length < 4) throw new SdpError(`malformed media line: "${line.slice(0, 60)}"`);
-      current = { kind: parts[0], port: Number(parts[1]), bundleOnly: false, mid: null, direction: sessionDirection, codecs: [] };
+      current = { kind: parts[0], port: Number(parts[1]), bundleOnly: false, mid: null, direction: sessionDirection, codecs: [], asksKeyframes: false };
       for (const pt of parts.slice(3)) {
         const n = Number(pt);
         if (Number.isInteger(n)) current.codecs.push({ payloadType: n, name: '', clockRate: 0, fmtp: '' });
@@ -67,6 +69,7 @@ export function parseSdp(sdp: string): SdpSummary {
     if (!current) continue;
     if (line === 'a=bundle-only') current.bundleOnly = true;
     if (line.startsWith('a=mid:')) current.mid = line.slice(6).trim();
+    if (/^a=rtcp-fb:\S+ (nack pli|ccm fir)$/.test(line)) current.asksKeyframes = true;
     const rtpmap = /^a=rtpmap:(\d+)\s+([^/\s]+)\/(\d+)/.exec(line);
     if (rtpmap) {
       const c = current.codecs.find((x) => x.payloadType === Number(rtpmap[1]));
@@ -143,17 +146,7 @@ export function checkSubscribeOffer(sdp: string, producible: readonly string[] =
   }
   if (!sdp.includes('a=fingerprint:')) throw new SdpError('the offer has no DTLS fingerprint (a=fingerprint)');
   if (!sdp.includes('a=ice-ufrag:')) throw new SdpError('the offer has no ICE credentials (a=ice-ufrag)');
-  return { audio: Boolean(audio), video: Boolean(video), videoCodec, videoAsksKeyframes: video ? asksKeyframes(sdp) : false };
-}
-
-/** Whether a video section of `sdp` offers `nack pli` or `ccm fir` feedback (for any payload type, or `*`). */
-function asksKeyframes(sdp: string): boolean {
-  let inVideo = false;
-  for (const line of sdp.split(/\r?\n/)) {
-    if (line.startsWith('m=')) inVideo = line.startsWith('m=video');
-    else if (inVideo && /^a=rtcp-fb:\S+ (nack pli|ccm fir)\s*$/.test(line)) return true;
-  }
-  return false;
+  return { audio: Boolean(audio), video: Boolean(video), videoCodec, videoAsksKeyframes: video?.asksKeyframes ?? false };
 }
 
 /**
