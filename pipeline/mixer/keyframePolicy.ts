@@ -13,6 +13,8 @@ export const KEYFRAME_MIN_GAP_MS = 300;
 export class KeyframePolicy {
   private readonly pending = new Set<string>();
   private readonly lastAt = new Map<string, number>();
+  /** The rungs that get a keyframe every interval unasked (null: every rung). */
+  private periodic: ReadonlySet<string> | null = null;
 
   constructor(
     private readonly intervalMs = KEYFRAME_INTERVAL_MS,
@@ -24,15 +26,18 @@ export class KeyframePolicy {
     for (const id of rungs) this.pending.add(id);
   }
 
-  /**
-   * The rungs (of those encoded) whose next frame should be a keyframe. `periodic`: the rungs that
-   * get one every interval whether asked or not (null: every rung).
-   */
-  due(rungs: Iterable<string>, now: number, periodic: ReadonlySet<string> | null = null): Set<string> {
+  /** Only these rungs get a keyframe every interval whether asked or not (until set, every rung). */
+  setPeriodic(rungs: Iterable<string>): void {
+    this.periodic = new Set(rungs);
+  }
+
+  /** The rungs (of those encoded) whose next frame should be a keyframe. */
+  due(rungs: Iterable<string>, now: number): Set<string> {
     const keys = new Set<string>();
     for (const id of rungs) {
       const last = this.lastAt.get(id) ?? 0;
-      const due = this.pending.has(id) || ((periodic === null || periodic.has(id)) && now - last >= this.intervalMs);
+      const periodic = this.periodic === null || this.periodic.has(id);
+      const due = this.pending.has(id) || (periodic && now - last >= this.intervalMs);
       if (due && now - last >= this.minGapMs) keys.add(id);
     }
     return keys;

@@ -74,11 +74,12 @@ test('keyframes: periodic only on the rungs given as periodic; the others only w
   const k = new KeyframePolicy();
   const rungs = ['720p', '360p'];
   k.started(rungs, 0);
-  const periodic = new Set(['360p']); // e.g. an HLS tap on 360p, only browsers on 720p
-  assert.equal([...k.due(rungs, KEYFRAME_INTERVAL_MS, periodic)], ['360p']);
-  assert.equal([...k.due(rungs, 60_000, new Set())], [], 'nobody needs them: none, however long');
+  k.setPeriodic(['360p']); // e.g. an HLS tap on 360p, only browsers on 720p
+  assert.equal([...k.due(rungs, KEYFRAME_INTERVAL_MS)], ['360p']);
+  k.setPeriodic([]);
+  assert.equal([...k.due(rungs, 60_000)], [], 'nobody needs them: none, however long');
   k.request(['720p']);
-  assert.equal([...k.due(rungs, 60_000, new Set())], ['720p'], 'asked: at once');
+  assert.equal([...k.due(rungs, 60_000)], ['720p'], 'asked: at once');
 });
 
 test('keyframes: at most one per 300 ms per rung, however many ask', () => {

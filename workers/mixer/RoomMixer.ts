@@ -67,8 +67,6 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
   private readonly clocks: MixClocks;
   private lastTickAt = 0;
   private readonly keyframes = new KeyframePolicy();
-  /** The rungs that get a keyframe every interval unasked (null: all; see keyframePolicy.ts). */
-  private periodicRungs: Set<string> | null = null;
   /** Every rung encoded (both lanes), and the main lane's (VP8). */
   private rungs: string[] = [];
   private mainRungs: string[] = [];
@@ -315,7 +313,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
    * PLI/FIR): they get one every KEYFRAME_INTERVAL_MS; the others only when asked.
    */
   setPeriodicKeyframes(rungIds: Iterable<string>): void {
-    this.periodicRungs = new Set(rungIds);
+    this.keyframes.setPeriodic(rungIds);
   }
 
   /** The rungs currently encoded (ids, see pipeline/ladder.ts). */
@@ -374,7 +372,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     this.lastTickAt = now;
     // The sender reports map this tick to when its pictures' content arrived, not when it was mixed.
     const content = this.videoLag.contentAt(this.clocks.video.at(tick), ages);
-    const due = this.keyframes.due(this.rungs, now, this.periodicRungs);
+    const due = this.keyframes.due(this.rungs, now);
     const keyed = new Set<string>();
     if (mainLive && !this.writeLane(this.supervisor, due, video, content, keyed)) this.counters.skippedTicks++;
     // A tick the H.264 lane's process skips is not counted: skippedTicks is the main mix's.
