@@ -2,7 +2,7 @@
 // on stdin) that writes yuv420p frames of the mixer's slot size on stdout, the picture
 // letterboxed inside (pipeline/decoder/spec.ts). Each output frame comes with its content
 // rect, known from the bitstream's frame size (pipeline/media/frameSize.ts) — FFmpeg keeps
-// frames in order, one out per frame in, so a queue of rects pairs them.
+// frames in order, one out per frame in, so a queue of the frames inside pairs them.
 //
 // The process starts on the first keyframe; a process that does not start, stops producing
 // while fed, or dies is logged and replaced (backoff), and the owner is asked for a keyframe
@@ -61,9 +61,8 @@ export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
   private readonly frameBytes: number;
   private partial: Buffer | null = null;
   private partialFill = 0;
-  private readonly rects: Array<{ content: Rect; source: Size }> = [];
-  /** When each frame in FFmpeg (written, not yet out) was written, oldest first. */
-  private readonly inFlightAt: number[] = [];
+  /** The frames in FFmpeg (written, not yet out), oldest first: each one's rect and when it went in. */
+  private readonly inFlight: Array<{ rect: { content: Rect; source: Size }; at: number }> = [];
   private current: { content: Rect; source: Size } | null = null;
   private waitKeyframe = true;
   private restartTimer: NodeJS.Timeout | null = null;
@@ -115,17 +114,15 @@ export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
     // Only once it has put a frame out (a process's start is not its being behind), and with more
     // than one frame inside (a decoder may hold one back until the next: a sparse sender, e.g. a
     // still screen at 1 fps, is not a backlog).
-    const behind = this.lastOutAt > 0 && this.inFlightAt.length > 1 && now - this.inFlightAt[0] > MAX_BEHIND_MS;
+    const behind = this.lastOutAt > 0 && this.inFlight.length > 1 && now - this.inFlight[0].at > MAX_BEHIND_MS;
     if (behind || proc.stdin.writableLength > MAX_QUEUED_BYTES) {
       this.stats.droppedBehind++;
       this.waitKeyframe = true;
       this.emit('needKeyframe', 'decoder behind');
       return;
     }
-    this.rects.push(this.current ?? { source: this.slot, content: { x: 0, y: 0, ...this.slot } });
-    if (this.rects.length > 64) this.rects.shift();
-    this.inFlightAt.push(now);
-    if (this.inFlightAt.length > 64) this.inFlightAt.shift();
+    this.inFlight.push({ rect: this.current ?? { source: this.slot, content: { x: 0, y: 0, ...this.slot } }, at: now });
+    if (this.inFlight.length > 64) this.inFlight.shift();
     this.stats.framesIn++;
     this.lastWriteAt = now;
     if (!this.firstWriteAt) this.firstWriteAt = this.lastWriteAt;
@@ -138,8 +135,7 @@ export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
     this.proc = proc;
     this.partial = null;
     this.partialFill = 0;
-    this.rects.length = 0;
-    this.inFlightAt.length = 0;
+    this.inFlight.length = 0;
     this.pts = 0;
     this.lastOutAt = 0;
     this.firstWriteAt = 0;
@@ -191,8 +187,7 @@ export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
   }
 
   private emitFrame(data: Buffer): void {
-    const rect = this.rects.shift() ?? this.current ?? { source: this.slot, content: { x: 0, y: 0, ...this.slot } };
-    this.inFlightAt.shift();
+    const rect = this.inFlight.shift()?.rect ?? this.current ?? { source: this.slot, content: { x: 0, y: 0, ...this.slot } };
     this.stats.framesOut++;
     this.lastOutAt = performance.now();
     this.attempts = 0;
