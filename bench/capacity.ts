@@ -89,8 +89,8 @@ async function addRoom(server: ServerProc, name: string, media: Media): Promise<
     top = await WhepRtpClient.connect({ url: `${server.url}/rooms/${name}/whep?level=720p`, codec: 'VP8' });
     low = await WhepRtpClient.connect({ url: `${server.url}/rooms/${name}/whep?level=360p`, codec: 'VP8' });
     const room: RoomLoad = { pubs, top, low, probe: null, frames: 0, video: [], audio: [] };
-    // Counted from the clear-text header (werift's SRTP would be the load generator's largest cost).
-    top.on('video', (p) => p.header.marker && room.frames++);
+    // The composite's frames (marker bits), counted from the clear-text header: werift's SRTP
+    // would be the load generator's largest cost. The 360p subscriber only keeps its rung encoded.
     countClearText(top, (data) => (data[1] & 0x7f) === WHEP_RTP_CODECS.VP8.payloadType && data[1] & 0x80 && room.frames++);
     countClearText(low, () => {});
     room.probe = await AvProbe.start(`${server.url}/rooms/${name}/whep?level=720p`, rect, {
