@@ -28,7 +28,7 @@ const ROWS: Array<{ name: string; opts: FloorOptions }> = [
   { name: '+ 360p VP8, 2 threads (the floor as it was)', opts: { encode: 'both', threads: '2' } },
   { name: '+ 720p VP8, 1 thread', opts: { encode: '720p', threads: '1' } },
   { name: '+ 360p VP8, 1 thread', opts: { encode: 'both', threads: '1' } },
-  { name: "the mixer's video graph: 4 decodes + overlays + rung overlays (no encode, no audio)", opts: { graph: 'mixer', encode: 'none' } },
+  { name: "the mixer's video graph: 4 decodes + xstack (the canvas Node draws) + blend copies (no encode, no audio)", opts: { graph: 'mixer', encode: 'none' } },
   { name: "the mixer's video graph + 720p and 360p VP8, 2 threads", opts: { graph: 'mixer', encode: 'both', threads: '2' } },
   { name: "the mixer's video graph + 720p and 360p VP8, 1 thread", opts: { graph: 'mixer', encode: 'both', threads: '1' } },
 ];

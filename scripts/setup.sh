@@ -15,6 +15,8 @@ command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 [ -f /usr/include/opus/opus.h ] || need+=(libopus-dev)
 # libsrtp2 for the WHEP fan-out send addon (native/srtpfan; optional: werift's path is the fallback).
 [ -f /usr/include/srtp2/srtp.h ] || need+=(libsrtp2-dev)
+# libswscale for the mixer's canvas addon (native/i420compose: tiles scaled and drawn in Node).
+ls /usr/include/libswscale/swscale.h /usr/include/*/libswscale/swscale.h >/dev/null 2>&1 || need+=(libswscale-dev)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
@@ -49,5 +51,5 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-filters=$(ffmpeg -hide_banner -filters 2>/dev/null); grep -q ' zmq ' <<<"$filters" || { echo "this ffmpeg lacks the zmq filter (Debian's has it)"; exit 1; }
+filters=$(ffmpeg -hide_banner -filters 2>/dev/null); grep -q ' azmq ' <<<"$filters" || { echo "this ffmpeg lacks the azmq filter (Debian's has it)"; exit 1; }
 echo "system packages ready: $(ffmpeg -version | head -1)"

@@ -24,9 +24,10 @@ export interface FloorOptions {
   audio?: boolean;
   /**
    * 'floor': xstack (default). 'mixer': the room mixer's own video graph (pipeline/mixer/graph.ts:
-   * overlays onto a trigger canvas, each rung but the canvas rung overlaid on its own trigger), its raw inputs
-   * replaced by the same files decoded in the process and its triggers by colour sources; the
-   * outputs the same rungs to the null muxer. No audio (the mixer's audio is another process).
+   * the canvas blended under the canvas trigger, each rung but the canvas rung blended under its
+   * own trigger), its canvas input replaced by the same files decoded in the process and xstacked
+   * (Node draws the canvas in the server) and its triggers by colour sources; the outputs the same
+   * rungs to the null muxer. No audio (the mixer's audio is another process).
    */
   graph?: 'floor' | 'mixer';
 }
@@ -35,11 +36,16 @@ function mixerGraphFromFiles(files: string[], encode: 'none' | '720p' | 'both', 
   const rungs = [rungFor('720p', 'vp8')!, rungFor('360p', 'vp8')!];
   const { width: W, height: H } = DEFAULT_MIXER_SETTINGS.slotSize;
   const tiles = [0, 1, 2, 3].map((k) => ({ visible: true, rect: { x: (k % 2) * W, y: Math.floor(k / 2) * H, width: W, height: H } }));
-  const spec = buildMixerSpec(DEFAULT_MIXER_SETTINGS, { socketDir: '/nonexistent', rungRtpPorts: [1, 2] }, tiles, rungs);
+  const spec = buildMixerSpec(DEFAULT_MIXER_SETTINGS, { socketDir: '/nonexistent', rungRtpPorts: [1, 2] }, rungs);
   const colour = (fps: number) => ({ url: `color=c=0x202020:s=64x36:r=${fps}`, options: ['-f', 'lavfi'] });
-  // The spec's inputs in its order: the canvas trigger, the slots, the rungs' own triggers (the canvas rung has none).
-  const inputs = [colour(30), ...files.map((url) => ({ url, options: ['-re', '-stream_loop', '-1'] })), ...rungs.filter((_, r) => r !== canvasRungIndex(DEFAULT_MIXER_SETTINGS, rungs)).map((r) => colour(r.fps))];
-  if (inputs.length !== spec.inputs.length) throw new Error(`the mixer's graph has ${spec.inputs.length} inputs, the floor made ${inputs.length}`);
+  // The spec's inputs in its order (the canvas trigger, the canvas, the rungs' own triggers: the
+  // canvas rung has none), the canvas made of the four files: they come after the trigger, and
+  // the rungs' triggers move up by three.
+  const rungTriggers = rungs.filter((_, r) => r !== canvasRungIndex(DEFAULT_MIXER_SETTINGS, rungs)).map((r) => colour(r.fps));
+  const inputs = [colour(30), ...files.map((url) => ({ url, options: ['-re', '-stream_loop', '-1'] })), ...rungTriggers];
+  if (2 + rungTriggers.length !== spec.inputs.length) throw new Error(`the mixer's graph has ${spec.inputs.length} inputs, the floor made ${2 + rungTriggers.length}`);
+  const graph = spec.filterComplex.replace(/\[(\d+):v\]/g, (_, n: string) => (n === '1' ? '[canvas]' : n === '0' ? '[0:v]' : `[${Number(n) + files.length - 1}:v]`));
+  const canvas = `${files.map((_, k) => `[${k + 1}:v]`).join('')}xstack=inputs=${files.length}:layout=0_0|w0_0|0_h0|w0_h0[canvas]`;
   const outputs = spec.outputs.map((o, r) => {
     // Colour frames are all keyframes (keyframes come from the trigger only in the server): no
     // -force_key_frames; the threads asked for; the null muxer instead of RTP.
@@ -53,7 +59,7 @@ function mixerGraphFromFiles(files: string[], encode: 'none' | '720p' | 'both', 
     const encoded = encode === 'both' || (encode === '720p' && r === 0);
     return { url: '-', options: encoded ? opts : ['-map', `[rung${r}]`, '-c:v', 'wrapped_avframe', '-f', 'null'] };
   });
-  return { ...spec, globalOptions: ['-hide_banner', '-nostats', '-loglevel', 'error', '-nostdin'], inputs, filterComplex: spec.filterComplex.replace(/\[0:v\]zmq=[^,]*,/, '[0:v]'), outputs };
+  return { ...spec, globalOptions: ['-hide_banner', '-nostats', '-loglevel', 'error', '-nostdin'], inputs, filterComplex: `${canvas};${graph}`, outputs };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,15 +3,17 @@
 // A full table grows to the next capacity tier (the process must be replaced by a larger one);
 // trailing slots left empty let it shrink back, never below the capacity it started with.
 
-import { capacityFor, placementCommands, type SlotPlacement } from './graph.ts';
-import type { MixerCommand } from './command.ts';
-import type { Rect, Size } from '../layout/geometry.ts';
+import { capacityFor } from './graph.ts';
+import type { SlotPlacement } from './canvas.ts';
+import type { Rect } from '../layout/geometry.ts';
 
 const hidden = (): SlotPlacement => ({ visible: false, rect: { x: 0, y: 0, width: 16, height: 16 } });
 
 export class SlotTable<S extends { participantId: string }> {
   readonly slots: Array<S | null>;
   placements: SlotPlacement[];
+  /** Changes whenever the placements do (the canvas's draws are recomputed then). */
+  version = 0;
 
   constructor(private readonly minCapacity: number) {
     this.slots = new Array(minCapacity).fill(null);
@@ -40,6 +42,7 @@ export class SlotTable<S extends { participantId: string }> {
         this.slots.push(null);
         this.placements.push(hidden());
       }
+      this.version++;
     }
     this.slots[slot] = make();
     return { slot, grew };
@@ -60,19 +63,21 @@ export class SlotTable<S extends { participantId: string }> {
   shrinkTo(capacity: number): void {
     this.slots.length = capacity;
     this.placements.length = capacity;
+    this.version++;
   }
 
   /**
    * Places the slots from the layout's tiles (participant id → rect and crop; absent: hidden, at
-   * its last position) and returns the commands that move the running process's tiles there.
+   * its last position). True when any placement changed.
    */
-  place(tiles: ReadonlyMap<string, { rect: Rect; crop?: Rect | null }>, slotSize: Size): MixerCommand[] {
+  place(tiles: ReadonlyMap<string, { rect: Rect; crop?: Rect | null }>): boolean {
     const next: SlotPlacement[] = this.slots.map((s, k) => {
       const t = s ? tiles.get(s.participantId) : undefined;
       return t ? { visible: true, rect: t.rect, crop: t.crop ?? undefined } : { visible: false, rect: this.placements[k].rect };
     });
-    const commands = placementCommands(this.placements, next, slotSize);
+    if (JSON.stringify(next) === JSON.stringify(this.placements)) return false;
     this.placements = next;
-    return commands;
+    this.version++;
+    return true;
   }
 }

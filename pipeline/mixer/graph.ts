@@ -1,23 +1,24 @@
-// The room mixer's FFmpeg invocation, as data: inputs, filter graph, outputs, and the runtime
-// commands that move tiles. Pure: no paths are created and nothing is spawned here.
+// The room mixer's FFmpeg invocation, as data: inputs, filter graph and outputs. Pure: no paths
+// are created and nothing is spawned here.
 //
-// Shape of the graph (C = slot capacity):
-//   input 0        tiny VP8 "trigger" stream paced by Node: the canvas and the clock. Its
-//                  keyframes become the composite's keyframes (-force_key_frames source).
-//   inputs 1..C    raw yuv420p video per slot, normalised by Node to `slotSize`
-//   inputs C+1..   one trigger per rung, except the canvas rung (canvasRungIndex)
-//   video: trigger → zmq (runtime commands) → scale to canvas → overlay each slot's
-//          scale@sK output at overlay@oK → per rung: the canvas rung as it is, any other
-//          overlaid on its own trigger → VP8 / H.264 → RTP
+// Shape of the graph:
+//   input 0   tiny VP8 "trigger" stream paced by Node: the clock, and the composite's keyframes
+//             (-force_key_frames source takes them from the frames' key flag)
+//   input 1   the canvas: one raw yuv420p picture per tick at the canvas size, every tile already
+//             drawn by Node (pipeline/mixer/canvas.ts, workers/mixer/CanvasComposer.ts)
+//   inputs 2… one trigger per rung, except the canvas rung (canvasRungIndex)
+//   video: the trigger, scaled to the canvas, `blend`ed with the canvas at opacity 0: the
+//          canvas's pixels copied (blend's copy path) under the trigger's key flag → per rung:
+//          the canvas rung as it is, any other scaled and blended the same way under its own
+//          trigger → VP8 / H.264 → RTP
 //   audio: not here. The mix, mix-minus and Opus run in a process of their own
 //          (audioGraph.ts), so video work never delays them.
-// Slots never change while the process lives: joins, leaves and layout changes are
-// commands (scale size, overlay position, enable), so subscribers never see a restart.
+// Nothing in the graph depends on the layout or the slots: joins, leaves and layout changes
+// only change what Node draws, so subscribers never see a restart for them.
 
-import type { Rect, Size } from '../layout/geometry.ts';
+import type { Size } from '../layout/geometry.ts';
 import type { RungSpec } from '../ladder.ts';
 import type { FfmpegInput, FfmpegOutput, FfmpegSpec } from '../ffmpeg/spec.ts';
-import type { MixerCommand } from './command.ts';
 
 export { specToArgv, type FfmpegInput, type FfmpegOutput, type FfmpegSpec } from '../ffmpeg/spec.ts';
 
@@ -65,13 +66,6 @@ export interface MixerEndpoints {
   rungRtpPorts: number[];
 }
 
-export interface SlotPlacement {
-  visible: boolean;
-  /** Where the slot's picture goes; ignored when not visible. */
-  rect: Rect;
-  /** Part of the slot picture shown (crop layouts); the whole picture when absent. */
-  crop?: Rect;
-}
 
 
 /**
@@ -116,11 +110,8 @@ export function vp8EncoderOptions(threads: string = VP8_THREADS, maxIntraPct: nu
 /** RTP payload types of the mixer's outputs (FFmpeg's defaults, made explicit for taps' SDPs). */
 export const MIX_RTP_PT = { video: 96, audio: 97 } as const;
 
-export type { MixerCommand } from './command.ts';
-
 export const triggerSocket = (dir: string): string => `${dir}/trigger.sock`;
-export const videoSocket = (dir: string, slot: number): string => `${dir}/v${slot}.sock`;
-export const commandSocket = (dir: string): string => `${dir}/cmd.sock`;
+export const canvasSocket = (dir: string): string => `${dir}/canvas.sock`;
 /** Each rung has a trigger of its own, so a keyframe asked for on one rung costs only that rung. */
 export const rungTriggerSocket = (dir: string, rungId: string): string => `${dir}/t-${rungId}.sock`;
 
@@ -134,9 +125,6 @@ export function canvasRungIndex(settings: Pick<MixerSettings, 'canvas' | 'fps'>,
   return rungs.findIndex((r) => r.width === settings.canvas.width && r.height === settings.canvas.height && r.fps === settings.fps);
 }
 
-/** Hidden slots are scaled to a token size and not drawn: cheap, and no graph change. */
-const HIDDEN: Rect = { x: 0, y: 0, width: 16, height: 16 };
-
 const LIVE_INPUT = ['-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0'];
 
 function rtpUrl(port: number): string {
@@ -144,47 +132,21 @@ function rtpUrl(port: number): string {
   return `rtp://127.0.0.1:${port}?rtcpport=${port}&pkt_size=1200`;
 }
 
-/** Escape a value for use inside a filter option (the graph parser and the option parser). */
-function filterValue(v: string): string {
-  return v.replace(/\\/g, '\\\\\\\\').replace(/:/g, '\\\\\\:');
-}
-
-export function placementOf(p: SlotPlacement): Rect {
-  return p.visible ? p.rect : HIDDEN;
-}
-
-export function cropOf(p: SlotPlacement | undefined, slotSize: Size): Rect {
-  return p?.visible && p.crop ? p.crop : { x: 0, y: 0, ...slotSize };
-}
-
-export function buildMixerSpec(
-  settings: MixerSettings,
-  endpoints: MixerEndpoints,
-  placements: readonly SlotPlacement[],
-  rungs: readonly RungSpec[],
-): FfmpegSpec {
-  const capacity = placements.length;
-  if (capacity < 2) throw new Error('a mixer needs at least 2 slots');
+export function buildMixerSpec(settings: MixerSettings, endpoints: MixerEndpoints, rungs: readonly RungSpec[]): FfmpegSpec {
   if (endpoints.rungRtpPorts.length !== rungs.length) {
     throw new Error(`need ${rungs.length} rung ports, got ${endpoints.rungRtpPorts.length}`);
   }
-  const { canvas, fps, slotSize } = settings;
+  const { canvas, fps } = settings;
   const dir = endpoints.socketDir;
   const inputs: FfmpegInput[] = [
     // One decoder thread: frame-threaded VP8 decoding would hold each trigger frame back a
     // frame and make the composite's cadence jitter by a frame period.
     { url: `unix:${triggerSocket(dir)}`, options: ['-f', 'ivf', ...LIVE_INPUT, '-threads', '1', '-listen', '1'] },
+    {
+      url: `unix:${canvasSocket(dir)}`,
+      options: ['-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${canvas.width}x${canvas.height}`, '-framerate', String(fps), ...LIVE_INPUT, '-listen', '1'],
+    },
   ];
-  for (let k = 0; k < capacity; k++) {
-    inputs.push({
-      url: `unix:${videoSocket(dir, k)}`,
-      options: [
-        '-f', 'rawvideo', '-pix_fmt', 'yuv420p',
-        '-video_size', `${slotSize.width}x${slotSize.height}`,
-        '-framerate', String(fps), ...LIVE_INPUT, '-listen', '1',
-      ],
-    });
-  }
   const canvasRung = canvasRungIndex(settings, rungs);
   /** Input index of each rung's own trigger (-1: the canvas rung, keyed by input 0). */
   const triggerInput = rungs.map((rung, r) => {
@@ -196,31 +158,16 @@ export function buildMixerSpec(
     return inputs.length - 1;
   });
 
-  const chains: string[] = [];
-  chains.push(
-    `[0:v]zmq=b=ipc\\\\://${filterValue(commandSocket(dir))},` +
-      `scale=${canvas.width}:${canvas.height}:flags=neighbor,format=yuv420p[base]`,
-  );
-  let prev = 'base';
-  for (let k = 0; k < capacity; k++) {
-    const r = placementOf(placements[k]);
-    const c = cropOf(placements[k], slotSize);
-    chains.push(
-      `[${k + 1}:v]crop@c${k}=w=${c.width}:h=${c.height}:x=${c.x}:y=${c.y},` +
-        `scale@s${k}=w=${r.width}:h=${r.height}:flags=bilinear[v${k}]`,
-    );
-    const out = k === capacity - 1 ? 'composite' : `c${k}`;
-    chains.push(
-      `[${prev}][v${k}]overlay@o${k}=x=${r.x}:y=${r.y}:eval=frame:format=yuv420:repeatlast=1` +
-        `:enable=${placements[k].visible ? 1 : 0}[${out}]`,
-    );
-    prev = out;
-  }
+  // blend at opacity 0 is FFmpeg's copy of the bottom picture (no per-pixel work, no alpha plane
+  // as overlay's needed), in a frame carrying the top one's properties: the trigger's key flag.
+  const under = (trigger: string, size: string, picture: string, out: string) =>
+    `${trigger}scale=${size}:flags=neighbor,format=yuv420p[t${out}];[t${out}]${picture}blend=all_mode=normal:all_opacity=0[${out}]`;
+  const chains: string[] = [under('[0:v]', `${canvas.width}:${canvas.height}`, '[1:v]', 'composite')];
 
   // The canvas rung is the composite itself (its keyframes are the canvas trigger's). Any other
-  // rung: its own trigger (canvas, clock and keyframes at the rung's frame rate) with the
-  // composite, scaled to the rung's size, laid over it.
-  // Nobody watching: the composite still runs (placements stay current) into FFmpeg's null muxer,
+  // rung: the composite scaled to the rung's size under its own trigger (clock and keyframes at
+  // the rung's frame rate).
+  // Nobody watching: the composite still runs into FFmpeg's null muxer,
   // since FFmpeg refuses to start without an output file.
   if (rungs.length === 0) chains.push('[composite]null[idle]');
   else if (rungs.length === 1) chains.push('[composite]null[vs0]');
@@ -232,8 +179,7 @@ export function buildMixerSpec(
     }
     const size = `${rung.width}:${rung.height}`;
     const scaled = rung.width === canvas.width && rung.height === canvas.height ? `[vs${r}]null[sc${r}]` : `[vs${r}]scale=${size}:flags=bilinear[sc${r}]`;
-    chains.push(`[${triggerInput[r]}:v]scale=${size}:flags=neighbor,format=yuv420p[rt${r}]`, scaled);
-    chains.push(`[rt${r}][sc${r}]overlay=x=0:y=0:format=yuv420:repeatlast=1[rung${r}]`);
+    chains.push(scaled, under(`[${triggerInput[r]}:v]`, size, `[sc${r}]`, `rung${r}`));
   });
 
   const idle: FfmpegOutput = { url: '-', options: ['-map', '[idle]', '-c:v', 'wrapped_avframe', '-f', 'null'] };
@@ -259,40 +205,4 @@ export function buildMixerSpec(
     filterComplex: chains.join(';'),
     outputs,
   };
-}
-
-/**
- * Commands that take the compositor from one set of placements to another. Only what
- * changed is sent, and a newly shown slot is sized and placed before it is enabled so the
- * first frame drawn is already in the right place.
- */
-export function placementCommands(
-  prev: readonly SlotPlacement[],
-  next: readonly SlotPlacement[],
-  slotSize: Size = DEFAULT_MIXER_SETTINGS.slotSize,
-): MixerCommand[] {
-  const cmds: MixerCommand[] = [];
-  for (let k = 0; k < next.length; k++) {
-    const before = prev[k] ? placementOf(prev[k]) : undefined;
-    const after = placementOf(next[k]);
-    const s = `scale@s${k}`;
-    const o = `overlay@o${k}`;
-    const wasVisible = prev[k]?.visible ?? false;
-    if (wasVisible && !next[k].visible) cmds.push({ target: o, command: 'enable', arg: '0' });
-    const cropBefore = cropOf(prev[k], slotSize);
-    const cropAfter = cropOf(next[k], slotSize);
-    if (JSON.stringify(cropBefore) !== JSON.stringify(cropAfter)) {
-      // Through the origin, so every intermediate crop stays inside the picture.
-      const c = `crop@c${k}`;
-      cmds.push({ target: c, command: 'x', arg: '0' }, { target: c, command: 'y', arg: '0' });
-      cmds.push({ target: c, command: 'w', arg: String(cropAfter.width) }, { target: c, command: 'h', arg: String(cropAfter.height) });
-      cmds.push({ target: c, command: 'x', arg: String(cropAfter.x) }, { target: c, command: 'y', arg: String(cropAfter.y) });
-    }
-    if (before?.width !== after.width) cmds.push({ target: s, command: 'w', arg: String(after.width) });
-    if (before?.height !== after.height) cmds.push({ target: s, command: 'h', arg: String(after.height) });
-    if (before?.x !== after.x) cmds.push({ target: o, command: 'x', arg: String(after.x) });
-    if (before?.y !== after.y) cmds.push({ target: o, command: 'y', arg: String(after.y) });
-    if (!wasVisible && next[k].visible) cmds.push({ target: o, command: 'enable', arg: '1' });
-  }
-  return cmds;
 }

@@ -5,18 +5,16 @@ import {
   buildMixerSpec,
   capacityFor,
   DEFAULT_MIXER_SETTINGS,
-  placementCommands,
   specToArgv,
   VP8_MAX_INTRA_PCT,
   canvasRungIndex,
   VP8_THREADS,
-  type SlotPlacement,
 } from '../../pipeline/mixer/graph.ts';
 import { vp8MaxIntraFromEnv, vp8ThreadsFromEnv } from '../../workers/mixer/voiceModel.ts';
 import { loadConfig } from '../../server/config.ts';
 import { buildAudioMixerSpec, interleaveF32, streamingWavHeader } from '../../pipeline/mixer/audioGraph.ts';
 
-const endpoints = (c: number, rungs = 2) => ({
+const endpoints = (rungs = 2) => ({
   socketDir: '/tmp/mcu-x',
   rungRtpPorts: Array.from({ length: rungs }, (_, r) => 5000 + 2 * r),
 });
@@ -26,8 +24,6 @@ const audioEndpoints = (c: number) => ({
   mixMinusRtpPorts: Array.from({ length: c }, (_, k) => 6000 + 2 * k),
 });
 const RUNGS = [rungFor('720p', 'vp8')!, rungFor('360p', 'h264')!];
-const hidden: SlotPlacement = { visible: false, rect: { x: 0, y: 0, width: 16, height: 16 } };
-const shown = (x: number, y: number, w = 640, h = 360): SlotPlacement => ({ visible: true, rect: { x, y, width: w, height: h } });
 
 test('capacity tiers', () => {
   assert.is(capacityFor(1), 4);
@@ -36,13 +32,14 @@ test('capacity tiers', () => {
   assert.is(capacityFor(16), 16);
 });
 
-test('inputs: trigger first, then one video socket per slot, all listening; no audio', () => {
-  const spec = buildMixerSpec(DEFAULT_MIXER_SETTINGS, endpoints(4), [shown(0, 0), hidden, hidden, hidden], RUNGS);
-  assert.is(spec.inputs.length, 1 + 4 + 1, 'canvas trigger, 4 video, a trigger per rung but the canvas rung (720p)');
-  assert.is(spec.inputs[5].url, 'unix:/tmp/mcu-x/t-360p-h264.sock');
+test('inputs: trigger first, then the canvas (raw, canvas size), all listening; no audio; nothing per slot', () => {
+  const spec = buildMixerSpec(DEFAULT_MIXER_SETTINGS, endpoints(), RUNGS);
+  assert.is(spec.inputs.length, 1 + 1 + 1, 'canvas trigger, the canvas, a trigger per rung but the canvas rung (720p)');
   assert.is(spec.inputs[0].url, 'unix:/tmp/mcu-x/trigger.sock');
+  assert.is(spec.inputs[1].url, 'unix:/tmp/mcu-x/canvas.sock');
+  assert.is(spec.inputs[2].url, 'unix:/tmp/mcu-x/t-360p-h264.sock');
   assert.ok(spec.inputs[1].options.includes('rawvideo'));
-  assert.ok(spec.inputs[1].options.join(' ').includes('-video_size 640x360 -framerate 30'));
+  assert.ok(spec.inputs[1].options.join(' ').includes('-video_size 1280x720 -framerate 30'));
   assert.not.match(specToArgv(spec).join(' '), /s16le|wav|libopus|:a\]/);
   for (const i of spec.inputs) {
     assert.ok(i.options.join(' ').includes('-listen 1'));
@@ -50,24 +47,21 @@ test('inputs: trigger first, then one video socket per slot, all listening; no a
   }
 });
 
-test('filter graph: commandable scale and overlay per slot, keyframes from the trigger', () => {
-  const spec = buildMixerSpec(DEFAULT_MIXER_SETTINGS, endpoints(4), [shown(0, 0), shown(640, 0), hidden, hidden], RUNGS);
+test('filter graph: the canvas copied under the trigger (blend at opacity 0: its key flag, no overlay, no commands)', () => {
+  const spec = buildMixerSpec(DEFAULT_MIXER_SETTINGS, endpoints(), RUNGS);
   const g = spec.filterComplex;
-  assert.match(g, /\[0:v\]zmq=b=ipc\\\\:\/\/\/tmp\/mcu-x\/cmd\.sock/);
-  assert.match(g, /scale@s0=w=640:h=360/);
-  assert.match(g, /overlay@o1=x=640:y=0:eval=frame/);
-  assert.match(g, /overlay@o2=x=0:y=0:[^;]*enable=0/);
-  assert.not.match(g, /amerge|azmq/);
+  assert.match(g, /^\[0:v\]scale=1280:720:flags=neighbor,format=yuv420p\[tcomposite\];\[tcomposite\]\[1:v\]blend=all_mode=normal:all_opacity=0\[composite\]/);
+  assert.not.match(g, /overlay|zmq|amerge|azmq/);
   const argv = specToArgv(spec).join(' ');
   assert.ok(argv.includes('-force_key_frames source'));
   assert.match(argv, /-map \[rung0\] -fps_mode passthrough -c:v libvpx -deadline realtime -cpu-used -8 -lag-in-frames 0 -error-resilient 1 -threads \d -max-intra-rate 900 -b:v 1500k/);
   assert.ok(argv.includes(`-error-resilient 1 -threads ${VP8_THREADS} -max-intra-rate`), 'the default libvpx threads');
   assert.match(argv, /-map \[rung1\] -fps_mode passthrough -c:v libx264 -preset veryfast -tune zerolatency -profile:v baseline .* -b:v 400k/);
   // the canvas rung (720p at the canvas's rate) is the composite, keyed by the canvas trigger;
-  // any other rung: its own trigger (keyframes) with the composite scaled over it
+  // any other rung: the composite scaled, under its own trigger (keyframes)
   assert.match(g, /\[vs0\]null\[rung0\]/);
-  assert.not.match(g, /\[rt0\]/);
-  assert.match(g, /\[5:v\]scale=640:360:flags=neighbor,format=yuv420p\[rt1\]/);
+  assert.not.match(g, /\[trung0\]/);
+  assert.match(g, /\[2:v\]scale=640:360:flags=neighbor,format=yuv420p\[trung1\];\[trung1\]\[sc1\]blend=all_mode=normal:all_opacity=0\[rung1\]/);
   assert.match(g, /\[vs1\]scale=640:360:flags=bilinear\[sc1\]/);
   assert.match(g, /\[composite\]split=2\[vs0\]\[vs1\]/);
 });
@@ -80,14 +74,13 @@ test('the canvas rung: the first rung of the canvas size and rate; none when no 
   assert.is(canvasRungIndex(settings, [r('360p')]), -1);
   assert.is(canvasRungIndex({ ...settings, fps: 25 }, [r('720p')]), -1, 'a rung at another rate keeps its own trigger');
   // Only 360p: every rung has its own trigger, as before.
-  const spec = buildMixerSpec(settings, endpoints(4, 1), [shown(0, 0), hidden, hidden, hidden], [r('360p')]);
-  assert.is(spec.inputs.length, 1 + 4 + 1);
-  assert.match(spec.filterComplex, /\[5:v\]scale=640:360:flags=neighbor,format=yuv420p\[rt0\]/);
-  assert.match(spec.filterComplex, /\[rt0\]\[sc0\]overlay=x=0:y=0:format=yuv420:repeatlast=1\[rung0\]/);
+  const spec = buildMixerSpec(settings, endpoints(1), [r('360p')]);
+  assert.is(spec.inputs.length, 1 + 1 + 1);
+  assert.match(spec.filterComplex, /\[2:v\]scale=640:360:flags=neighbor,format=yuv420p\[trung0\];\[trung0\]\[sc0\]blend=all_mode=normal:all_opacity=0\[rung0\]/);
 });
 
 test('VP8 rungs: libvpx threads from the settings (MIXER_VP8_THREADS), validated', () => {
-  const spec = buildMixerSpec({ ...DEFAULT_MIXER_SETTINGS, vp8Threads: 3 }, endpoints(4), [shown(0, 0), shown(640, 0), hidden, hidden], RUNGS);
+  const spec = buildMixerSpec({ ...DEFAULT_MIXER_SETTINGS, vp8Threads: 3 }, endpoints(), RUNGS);
   assert.match(specToArgv(spec).join(' '), /-map \[rung0\] [^]*-error-resilient 1 -threads 3 -max-intra-rate 900 -b:v 1500k/);
   assert.is(vp8ThreadsFromEnv({}), undefined);
   assert.is(vp8ThreadsFromEnv({ MIXER_VP8_THREADS: ' 1 ' }), 1);
@@ -96,7 +89,7 @@ test('VP8 rungs: libvpx threads from the settings (MIXER_VP8_THREADS), validated
 });
 
 test('VP8 rungs: keyframes capped at VP8_MAX_INTRA_PCT of a frame\'s share (MIXER_VP8_MAX_INTRA_PCT; 0 uncapped), validated at start-up; H.264 untouched', () => {
-  const argv = (pct?: number) => specToArgv(buildMixerSpec({ ...DEFAULT_MIXER_SETTINGS, vp8MaxIntraPct: pct }, endpoints(4), [shown(0, 0), shown(640, 0), hidden, hidden], RUNGS)).join(' ');
+  const argv = (pct?: number) => specToArgv(buildMixerSpec({ ...DEFAULT_MIXER_SETTINGS, vp8MaxIntraPct: pct }, endpoints(), RUNGS)).join(' ');
   assert.is(VP8_MAX_INTRA_PCT, 900);
   assert.match(argv(), /-map \[rung0\] [^]*-threads \d -max-intra-rate 900 -b:v 1500k/);
   assert.match(argv(600), /-map \[rung0\] [^]*-threads \d -max-intra-rate 600 -b:v 1500k/);
@@ -156,7 +149,7 @@ test('streaming WAV header: float, a channel per slot, sizes open-ended; slots i
 });
 
 test('nobody watching video: no video encode at all', () => {
-  const spec = buildMixerSpec(DEFAULT_MIXER_SETTINGS, endpoints(4, 0), [hidden, hidden, hidden, hidden], []);
+  const spec = buildMixerSpec(DEFAULT_MIXER_SETTINGS, endpoints(0), []);
   assert.match(spec.filterComplex, /\[composite\]null\[idle\]/);
   const argv = specToArgv(spec).join(' ');
   assert.not.match(argv, /libvpx|libx264/);
@@ -164,28 +157,8 @@ test('nobody watching video: no video encode at all', () => {
   assert.match(argv, /-map \[idle\] -c:v wrapped_avframe -f null -$/);
 });
 
-test('rejects mismatched ports and too few slots', () => {
-  assert.throws(() => buildMixerSpec(DEFAULT_MIXER_SETTINGS, endpoints(4, 1), [hidden, hidden, hidden, hidden], RUNGS), /rung ports/);
-  assert.throws(() => buildMixerSpec(DEFAULT_MIXER_SETTINGS, endpoints(1), [hidden], RUNGS), /at least 2/);
-});
-
-test('placement commands: only what changed, shown slots placed before enabled', () => {
-  const prev = [shown(0, 0), shown(640, 0), hidden, hidden];
-  const next = [shown(0, 180), hidden, shown(640, 180), hidden];
-  const cmds = placementCommands(prev, next).map((c) => `${c.target} ${c.command} ${c.arg}`);
-  assert.equal(cmds, [
-    'overlay@o0 y 180',
-    'overlay@o1 enable 0',
-    'scale@s1 w 16',
-    'scale@s1 h 16',
-    'overlay@o1 x 0',
-    'scale@s2 w 640',
-    'scale@s2 h 360',
-    'overlay@o2 x 640',
-    'overlay@o2 y 180',
-    'overlay@o2 enable 1',
-  ]);
-  assert.equal(placementCommands(next, next), []);
+test('rejects mismatched ports', () => {
+  assert.throws(() => buildMixerSpec(DEFAULT_MIXER_SETTINGS, endpoints(1), RUNGS), /rung ports/);
 });
 
 test.run();

@@ -4,7 +4,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SlotTable } from '../../pipeline/mixer/SlotTable.ts';
-import { DEFAULT_MIXER_SETTINGS } from '../../pipeline/mixer/graph.ts';
 
 const slot = (participantId: string) => () => ({ participantId });
 const ids = (t: SlotTable<{ participantId: string }>) => t.slots.map((s) => s?.participantId ?? null);
@@ -51,22 +50,25 @@ test('shrinks only by trailing empty slots, never below its first capacity', () 
   assert.is(kept.shrinkTarget(), 8, 'p5 keeps its slot number: no shrink past it');
 });
 
-test('placements follow the tiles; a hidden slot keeps its last rect; the commands move only what changed', () => {
+test('placements follow the tiles; a hidden slot keeps its last rect; the version moves only when they change', () => {
   const t = new SlotTable<{ participantId: string }>(4);
   t.add('a', slot('a'));
   t.add('b', slot('b'));
-  const size = DEFAULT_MIXER_SETTINGS.slotSize;
   const left = { x: 0, y: 0, width: 640, height: 360 };
   const right = { x: 640, y: 0, width: 640, height: 360 };
-  const first = t.place(new Map([['a', { rect: left }], ['b', { rect: right }]]), size);
-  assert.ok(first.length > 0);
+  const v0 = t.version;
+  assert.ok(t.place(new Map([['a', { rect: left }], ['b', { rect: right }]])));
+  assert.is(t.version, v0 + 1);
   assert.equal(t.placements[1], { visible: true, rect: right, crop: undefined });
-  assert.equal(t.place(new Map([['a', { rect: left }], ['b', { rect: right }]]), size), [], 'nothing moved');
-  const hide = t.place(new Map([['a', { rect: left }]]), size).map((c) => `${c.target} ${c.command} ${c.arg}`);
-  assert.ok(hide.includes('overlay@o1 enable 0'), hide.join());
-  assert.ok(hide.every((c) => /@[os]1 /.test(c)), 'slot 0 did not move');
+  assert.not.ok(t.place(new Map([['a', { rect: left }], ['b', { rect: right }]])), 'nothing moved');
+  assert.is(t.version, v0 + 1);
+  assert.ok(t.place(new Map([['a', { rect: left }]])));
   assert.equal(t.placements[1], { visible: false, rect: right });
+  assert.equal(t.placements[0], { visible: true, rect: left, crop: undefined }, 'slot 0 did not move');
   assert.not.ok(t.placements[2].visible, 'an empty slot is hidden');
+  const v = t.version;
+  for (const p of ['c', 'd', 'e']) t.add(p, slot(p));
+  assert.ok(t.version > v, 'growing to the next tier adds placements: a new version');
 });
 
 test.run();

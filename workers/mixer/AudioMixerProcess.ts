@@ -18,7 +18,7 @@ import {
   interleaveF32,
   type AudioMixerSettings,
 } from '../../pipeline/mixer/audioGraph.ts';
-import type { MixerCommand } from '../../pipeline/mixer/graph.ts';
+import type { MixerCommand } from '../../pipeline/mixer/command.ts';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/FfmpegProcess.ts';
 import { ZmqCommandClient } from './ZmqCommandClient.ts';
 import { MeterTap } from './MeterTap.ts';

@@ -1,5 +1,5 @@
-// One room mixer: the video FFmpeg and its plumbing (the unix sockets Node writes raw pictures
-// and triggers into, the UDP sockets the rungs come back on, the zmq command channel), and
+// One room mixer: the video FFmpeg and its plumbing (the unix sockets Node writes the canvas
+// and the triggers into, the UDP sockets the rungs come back on), and
 // beside it the audio FFmpeg (AudioMixerProcess), so that video work never delays the audio.
 // The two start, are ready and are replaced together, except that a new pair made only for
 // other rungs adopts the serving pair's audio process (the audio is not switched when a watcher
@@ -13,18 +13,16 @@ import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import {
   buildMixerSpec,
-  commandSocket,
+  canvasSocket,
   rungTriggerSocket,
   canvasRungIndex,
   triggerSocket,
-  videoSocket,
-  type MixerCommand,
   type MixerSettings,
-  type SlotPlacement,
 } from '../../pipeline/mixer/graph.ts';
+import type { MixerCommand } from '../../pipeline/mixer/command.ts';
+import type { PooledCanvas } from './CanvasComposer.ts';
 import { ivfFileHeader, ivfFrame } from '../../pipeline/mixer/ivf.ts';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/FfmpegProcess.ts';
-import { ZmqCommandClient } from './ZmqCommandClient.ts';
 import type { TriggerFrames } from './trigger.ts';
 import type { RungSpec } from '../../pipeline/ladder.ts';
 import { FULL_MIX_KEY, minusStreamKey, videoStreamKey, type MixStreamKey } from '../../pipeline/mixer/streamKey.ts';
@@ -66,7 +64,8 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   private readonly audioListeners: Array<[string, (...args: any[]) => void]> = [];
   private readonly sockets: RtpSocket[];
   private readonly trigger: Writer = { socket: null, connected: false };
-  private readonly video: Writer[];
+  /** The canvas input: one picture per tick, every tile drawn (CanvasComposer). */
+  private readonly canvas: Writer = { socket: null, connected: false };
   /** Per rung its own trigger; null for the canvas rung, whose keyframes are the canvas trigger's. */
   private readonly rungTriggers: Array<Writer | null>;
   private readonly canvasRung: number;
@@ -78,12 +77,9 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   private lastFirstRungTs = -1;
   /** A tick's write → the first RTP packet of the first rung's frame carrying it, read back at Node's socket. */
   readonly writeToPacket = new StageLatency(300);
-  /** Frames still queued in Node's socket to a picture input (the fullest) when a tick is written. */
+  /** Canvas pictures still queued in Node's socket to FFmpeg when a tick is written. */
   readonly queuedFrames = new StageLatency(300);
   readonly rungs: readonly RungSpec[];
-  /** The placements the process was started with (its graph's initial positions). */
-  readonly initialPlacements: SlotPlacement[];
-  private readonly commands: ZmqCommandClient;
   /** The RNNoise model the graph loads (null: afftdn); commands must name the right filter. */
   readonly denoiseModel: string | null;
   private closing: Promise<void> | null = null;
@@ -96,9 +92,11 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   static async start(
     name: string,
     settings: MixerSettings,
-    placements: readonly SlotPlacement[],
+    /** Slots of the audio mix (its inputs, voice chains and mix-minus outputs). */
+    capacity: number,
     trigger: TriggerFrames,
-    prerollVideo: Buffer,
+    /** The canvas's first picture (probed and dropped by FFmpeg). */
+    prerollCanvas: Buffer,
     rungs: readonly RungSpec[],
     /** The serving pair's audio process, to adopt (same capacity) instead of starting one. */
     adopt: AudioMixerProcess | null = null,
@@ -108,12 +106,12 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     const denoiseModel = settings.denoiseModel === undefined ? rnnoiseModel() : settings.denoiseModel;
     const sockets = await RtpSocket.bindAll(rungs.map((r) => videoStreamKey(r.id)));
     let audio: AudioMixerProcess | null;
-    const owns = withAudio && !(adopt && adopt.capacity === placements.length);
+    const owns = withAudio && !(adopt && adopt.capacity === capacity);
     try {
       audio = !withAudio ? null : !owns ? adopt! : await AudioMixerProcess.start(
         `${name}/audio`,
         { ...settings, denoiseModel, voiceChain: settings.voiceChain ?? voiceChainEnabled() },
-        placements.length,
+        capacity,
       );
     } catch (err) {
       for (const s of sockets) s.close();
@@ -121,7 +119,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     }
     const dir = makeTempDir('mix');
     try {
-      return new MixerProcess(name, { ...settings, denoiseModel, vp8Threads: settings.vp8Threads ?? vp8ThreadsFromEnv(), vp8MaxIntraPct: settings.vp8MaxIntraPct ?? vp8MaxIntraFromEnv() }, placements, trigger, prerollVideo, rungs, dir, sockets, audio, owns);
+      return new MixerProcess(name, { ...settings, denoiseModel, vp8Threads: settings.vp8Threads ?? vp8ThreadsFromEnv(), vp8MaxIntraPct: settings.vp8MaxIntraPct ?? vp8MaxIntraFromEnv() }, capacity, trigger, prerollCanvas, rungs, dir, sockets, audio, owns);
     } catch (err) {
       if (owns) await audio?.close();
       for (const s of sockets) s.close();
@@ -133,9 +131,9 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   private constructor(
     readonly name: string,
     private readonly settings: MixerSettings,
-    placements: readonly SlotPlacement[],
+    capacity: number,
     private readonly triggerFrames: TriggerFrames,
-    private readonly prerollVideo: Buffer,
+    prerollCanvas: Buffer,
     rungs: readonly RungSpec[],
     dir: string,
     sockets: RtpSocket[],
@@ -145,13 +143,12 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     super();
     this.dir = dir;
     this.rungs = rungs;
-    this.initialPlacements = placements.map((p) => ({ ...p }));
-    this.capacity = placements.length;
+    this.capacity = capacity;
     this.sockets = sockets;
     this.audio = audio;
     this.ownsAudio = owns;
     this.denoiseModel = settings.denoiseModel ?? null;
-    const spec = buildMixerSpec(settings, { socketDir: dir, rungRtpPorts: sockets.map((s) => s.port) }, placements, rungs);
+    const spec = buildMixerSpec(settings, { socketDir: dir, rungRtpPorts: sockets.map((s) => s.port) }, rungs);
     this.ffmpeg = new FfmpegProcess(name, spec);
     // A rung's output frame n is its trigger frame n (fps_mode passthrough); the first one out
     // is frame 1 (the decoder drops the probed preroll, frame 0). Measured: a slot picture
@@ -189,14 +186,12 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     listen('rtp', (key: MixStreamKey, msg: Buffer, at: number | null) => this.emit('rtp', key, msg, at));
     listen('level', (slot: number, db: number) => this.emit('level', slot, db));
     listen('connected', () => this.checkAllConnected());
-    this.commands = new ZmqCommandClient(commandSocket(dir));
-    this.video = placements.map(() => ({ socket: null, connected: false }));
     // FFmpeg opens its inputs one after another and reads one packet from each before
     // opening the next; each socket gets exactly one preroll packet on connect (probing
     // discards it under -fflags nobuffer), so all inputs start the paced ticks aligned.
     const header = ivfFileHeader(this.triggerFrames.width, this.triggerFrames.height, settings.fps);
     this.connect(this.trigger, triggerSocket(dir), Buffer.concat([header, ivfFrame(this.triggerFrames.key, 0)]));
-    this.video.forEach((w, k) => this.connect(w, videoSocket(dir, k), prerollVideo));
+    this.connect(this.canvas, canvasSocket(dir), prerollCanvas);
     this.canvasRung = canvasRungIndex(settings, rungs);
     this.rungTriggers = rungs.map((_, i) => (i === this.canvasRung ? null : { socket: null, connected: false }));
     this.rungPts = rungs.map(() => 0);
@@ -212,8 +207,9 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     return this._allConnected;
   }
 
+  /** The audio process's command channel (the video process takes no commands). */
   get commandChannelUp(): boolean {
-    return this.commands.connected && (this.audio?.commandChannelUp ?? true);
+    return this.audio?.commandChannelUp ?? true;
   }
 
   /**
@@ -268,7 +264,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   private checkAllConnected(): void {
     if (this._allConnected) return;
     if (!this.trigger.connected) return;
-    if (!this.video.every((w) => w.connected) || !(this.audio?.allConnected ?? true)) return;
+    if (!this.canvas.connected || !(this.audio?.allConnected ?? true)) return;
     if (!this.rungTriggers.every((w) => !w || w.connected)) return;
     this._allConnected = true;
     this.connectedAt = performance.now();
@@ -282,19 +278,16 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   }
 
   /**
-   * Writes one video tick to every video input and the triggers. Returns null (and writes
-   * nothing) when FFmpeg is not keeping up, so that all inputs stay frame-aligned.
+   * Writes one video tick: the canvas and the triggers. Returns null (and writes nothing) when
+   * FFmpeg is not keeping up, so that the inputs stay frame-aligned. The socket holds `canvas`
+   * (retained) until it is sent.
    */
-  writeTick(keyRungs: ReadonlySet<string>, video: readonly Buffer[], atMs = performance.now()): Set<string> | null {
+  writeTick(keyRungs: ReadonlySet<string>, canvas: PooledCanvas, atMs = performance.now()): Set<string> | null {
     if (!this._allConnected || this.closing) return null;
-    const frameBytes = video[0]?.length ?? 0;
-    let queued = 0;
-    for (const w of this.video) {
-      const bytes = w.socket?.writableLength ?? 0;
-      if (bytes > frameBytes * MAX_QUEUED_FRAMES) return null;
-      queued = Math.max(queued, bytes);
-    }
-    if (frameBytes) this.queuedFrames.add(queued / frameBytes);
+    const frameBytes = canvas.data.length;
+    const queued = this.canvas.socket?.writableLength ?? 0;
+    if (queued > frameBytes * MAX_QUEUED_FRAMES) return null;
+    this.queuedFrames.add(queued / frameBytes);
     this.pts++;
     // Rungs at their own frame rate: a 15 fps rung gets every other frame written (not tick:
     // see rungCadence.ts). A rung's first frame after the preroll is a keyframe (the decoder
@@ -313,9 +306,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     // canvas rung's keyframes.
     const canvasKey = this.pts === 1 || due[this.canvasRung] === true;
     this.trigger.socket!.write(ivfFrame(canvasKey ? this.triggerFrames.key : this.triggerFrames.delta, this.pts));
-    // A room that shrank (or grew) while this process still serves: its own slot count, an
-    // empty picture for slots the room no longer has.
-    for (let k = 0; k < this.capacity; k++) this.video[k].socket!.write(video[k] ?? this.prerollVideo);
+    this.canvas.socket!.write(canvas.data, canvas.retain());
     this.rungs.forEach((_, i) => {
       const w = this.rungTriggers[i];
       if (w && due[i] !== null) w.socket!.write(ivfFrame(due[i] ? this.triggerFrames.key : this.triggerFrames.delta, this.rungPts[i]));
@@ -340,11 +331,6 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     to.ownsAudio = true;
   }
 
-  /** Commands to the compositor (placements). */
-  sendCommands(commands: readonly MixerCommand[]): Promise<string[]> {
-    return this.commands.send(commands);
-  }
-
   /** Commands to the audio graph (gain, denoise, limiter). */
   sendAudioCommands(commands: readonly MixerCommand[]): Promise<string[]> {
     return this.audio ? this.audio.sendCommands(commands) : Promise.resolve([]);
@@ -356,11 +342,10 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     this.closing = (async () => {
       for (const t of this.connectTimers) clearTimeout(t);
       this.connectTimers.clear();
-      this.commands.close();
       for (const [event, fn] of this.audioListeners) (this.audio as EventEmitter).off(event, fn);
       const stopped = Promise.all([this.ffmpeg.stop(), this.ownsAudio ? this.audio?.close() : null]);
       // Closing the inputs lets FFmpeg see end-of-stream and exit on its own.
-      for (const w of [this.trigger, ...this.video, ...this.rungTriggers]) w?.socket?.destroy();
+      for (const w of [this.trigger, this.canvas, ...this.rungTriggers]) w?.socket?.destroy();
       await stopped;
       for (const s of this.sockets) s.close();
       fs.rmSync(this.dir, { recursive: true, force: true });

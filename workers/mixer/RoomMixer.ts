@@ -14,7 +14,8 @@
 // Subscribers are told nothing of any of this: egress keeps their RTP continuous across a switch.
 
 import { EventEmitter } from 'node:events';
-import { placementCommands, type MixerSettings } from '../../pipeline/mixer/graph.ts';
+import type { MixerSettings } from '../../pipeline/mixer/graph.ts';
+import { CanvasComposer, type PooledCanvas } from './CanvasComposer.ts';
 import { SlotTable } from '../../pipeline/mixer/SlotTable.ts';
 import type { Rect } from '../../pipeline/layout/geometry.ts';
 import { MixerProcess, type MixStreamKey } from './MixerProcess.ts';
@@ -76,6 +77,10 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
   private readonly log: Logger;
   private _closed = false;
   private readonly emptyPicture: Buffer;
+  /** Draws each tick's canvas from the slots' pictures and placements. */
+  private readonly composer: CanvasComposer;
+  /** The canvas's background alone: each new process's first (probed) picture. */
+  private readonly blankCanvas: Buffer;
   private readonly samplesPerAudioTick: number;
   /** Voice chains, gains and the limiter, as commands to the serving process. */
   private readonly audioControls = new AudioControls(() => this.table.slots, () => this.supervisor.serving);
@@ -92,6 +97,8 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     this.log = rootLog.child({ mixer: name });
     this.table = new SlotTable(capacity);
     this.emptyPicture = flatI420(settings.slotSize, 40, 128, 128);
+    this.composer = new CanvasComposer(settings.canvas, settings.slotSize, settings.background);
+    this.blankCanvas = this.composer.blank();
     this.samplesPerAudioTick = (settings.sampleRate * AUDIO_TICK_MS) / 1000;
     this.clocks = new MixClocks(settings.fps, (tick) => this.tick(tick), (tick) => this.audioTick(tick));
     this.counters = newCounters(capacity);
@@ -99,7 +106,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     this.shrinkAfterMs = envInt(process.env, 'MIXER_SHRINK_AFTER_MS', SHRINK_AFTER_MS, 0, 3_600_000);
     this.supervisor = new MixerSupervisor(name, {
       start: (procName, adopt) => MixerProcess.start(
-        procName, this.settings, this.table.placements, this.trigger!, this.emptyPicture, this.mainRungs.map((id) => rungById(id)!), adopt,
+        procName, this.settings, this.table.capacity, this.trigger!, this.blankCanvas, this.mainRungs.map((id) => rungById(id)!), adopt,
       ),
       promoted: (proc, reason, epoch) => this.promoted(proc, reason, epoch, 'main'),
       rtp: (key, buf, epoch, at) => this.onRtp(key, buf, epoch, at),
@@ -111,7 +118,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     }, this.log, readyTimeoutMs);
     this.h264 = new OnDemandLane(`${name}/h264`, {
       start: (procName, rungs) => MixerProcess.start(
-        procName, this.settings, this.table.placements, this.trigger!, this.emptyPicture, rungs.map((id) => rungById(id)!), null, false,
+        procName, this.settings, this.table.capacity, this.trigger!, this.blankCanvas, rungs.map((id) => rungById(id)!), null, false,
       ),
       promoted: (proc, reason, epoch) => this.promoted(proc, reason, epoch, 'h264'),
       rtp: (key, buf, epoch, at) => this.onRtp(key, buf, epoch, at),
@@ -278,11 +285,9 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     this.table.slots[this.slotOf(participantId)]?.pushAudio(samples, sampleRate, channels, contentAt);
   }
 
-  /** Moves tiles: participant id → where its picture goes and what part of it (absent = hidden). */
+  /** Moves tiles: participant id → where its picture goes and what part of it (absent = hidden); drawn from the next tick. */
   setLayout(tiles: ReadonlyMap<string, { rect: Rect; crop?: Rect | null }>): void {
-    const commands = this.table.place(tiles, this.settings.slotSize);
-    if (!commands.length) return;
-    for (const proc of [this.supervisor.serving, this.h264.serving]) if (proc) void proc.sendCommands(commands);
+    this.table.place(tiles);
   }
 
   /** Switches a participant's voice processing (runtime commands; no restart). */
@@ -363,7 +368,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     if (!mainLive && !h264Live) return;
     const ages: number[] = [];
     const video = this.table.slots.map((s) => {
-      if (!s) return this.emptyPicture;
+      if (!s) return null;
       const live = s.livePicture(now);
       if (live && s.pictureAt <= this.lastTickAt) this.counters.repeatedFrames++;
       if (live) ages.push(s.pictureContentAt);
@@ -374,9 +379,11 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
     const content = this.videoLag.contentAt(this.clocks.video.at(tick), ages);
     const due = this.keyframes.due(this.rungs, now);
     const keyed = new Set<string>();
-    if (mainLive && !this.writeLane(this.supervisor, due, video, content, keyed)) this.counters.skippedTicks++;
+    const { canvas, release } = this.composer.compose(video, this.table.placements, this.table.version);
+    if (mainLive && !this.writeLane(this.supervisor, due, canvas, content, keyed)) this.counters.skippedTicks++;
     // A tick the H.264 lane's process skips is not counted: skippedTicks is the main mix's.
-    if (h264Live) this.writeLane(this.h264, due, video, content, keyed);
+    if (h264Live) this.writeLane(this.h264, due, canvas, content, keyed);
+    release();
     this.keyframes.sent(keyed, now);
     for (const id of keyed) {
       this.counters.keyframesForced++;
@@ -385,30 +392,28 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
   }
 
   /**
-   * One lane's tick: its incoming process (make before break) gets the same pictures, its
+   * One lane's tick: its incoming process (make before break) gets the same canvas, its
    * serving one the keyframes due on its rungs (those it forced are added to `keyed`). False
    * when the serving process is not keeping up and the tick was skipped.
    */
   private writeLane(
     lane: { serving: MixerProcess | null; incoming: MixerProcess | null },
-    due: ReadonlySet<string>, video: readonly Buffer[], at: number, keyed: Set<string>,
+    due: ReadonlySet<string>, canvas: PooledCanvas, at: number, keyed: Set<string>,
   ): boolean {
-    lane.incoming?.writeTick(new Set(), video, at);
+    lane.incoming?.writeTick(new Set(), canvas, at);
     const proc = lane.serving;
     if (!proc || !proc.allConnected) return true;
-    const forced = proc.writeTick(due, video, at);
+    const forced = proc.writeTick(due, canvas, at);
     if (!forced) return false;
     for (const id of forced) keyed.add(id);
     return true;
   }
 
-  /** A new process serves: it gets the state commands sent while it was starting. */
+  /** A new process serves: the audio process gets the state commands sent while it was starting. */
   private promoted(proc: MixerProcess, reason: string, epoch: number, lane: Lane): void {
     if (lane === 'main') this.counters.capacity = proc.capacity;
     // Its own first frames were keyframes; the periodic interval starts now.
     this.keyframes.started(proc.rungs.map((r) => r.id), performance.now());
-    // Layout commands sent while it was starting went to the old process.
-    void proc.sendCommands(placementCommands(proc.initialPlacements, this.table.placements, this.settings.slotSize));
     if (lane === 'main') this.audioControls.replay(proc);
     if (reason !== 'start') {
       this.log.info({ reason, epoch, lane, ffmpegPid: proc.ffmpeg.pid }, 'mixer process replaced');

@@ -7,7 +7,7 @@
 // lets all commands of one layout change go out at once without waiting for each reply.
 
 import net from 'node:net';
-import type { MixerCommand } from '../../pipeline/mixer/graph.ts';
+import type { MixerCommand } from '../../pipeline/mixer/command.ts';
 
 const FLAG_MORE = 0x01;
 const FLAG_LONG = 0x02;
