@@ -26,7 +26,15 @@ export interface SlotFrame {
   content: Rect;
   /** Size of the picture as sent (before scaling). */
   source: Size;
+  /**
+   * Gives the buffer back to the decoder for a later frame, once its holder no longer reads it
+   * (MixSlot: when the next picture replaces it). Optional: a frame never released is collected.
+   */
+  release?: () => void;
 }
+
+/** Frame buffers a decoder keeps for reuse (a held picture, one being filled, one spare). */
+const SPARE_FRAMES = 3;
 
 export interface VideoDecoderEvents {
   frame: [SlotFrame];
@@ -61,6 +69,11 @@ export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
   private readonly frameBytes: number;
   private partial: Buffer | null = null;
   private partialFill = 0;
+  /**
+   * Buffers given back (SlotFrame.release): a 345,600-byte picture allocated per frame was a
+   * fresh mmap (the server's fixed mmap threshold), page-faulted in as it was filled.
+   */
+  private readonly spare: Buffer[] = [];
   /** The frames in FFmpeg (written, not yet out), oldest first: each one's rect and when it went in. */
   private readonly inFlight: Array<{ rect: { content: Rect; source: Size }; at: number }> = [];
   private current: { content: Rect; source: Size } | null = null;
@@ -165,13 +178,7 @@ export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
     let off = 0;
     while (off < chunk.length) {
       if (!this.partial) {
-        // A whole frame in the chunk: hand out a view, no copy.
-        if (chunk.length - off >= this.frameBytes) {
-          this.emitFrame(chunk.subarray(off, off + this.frameBytes));
-          off += this.frameBytes;
-          continue;
-        }
-        this.partial = Buffer.allocUnsafe(this.frameBytes);
+        this.partial = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.frameBytes);
         this.partialFill = 0;
       }
       const n = Math.min(this.frameBytes - this.partialFill, chunk.length - off);
@@ -191,9 +198,14 @@ export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
     this.stats.framesOut++;
     this.lastOutAt = performance.now();
     this.attempts = 0;
-    // The consumer keeps (and stamps labels on) the frame: give it a buffer of its own.
-    const own = data.byteOffset === 0 && data.length === data.buffer.byteLength ? data : Buffer.from(data);
-    this.emit('frame', { width: this.slot.width, height: this.slot.height, data: own, content: rect.content, source: rect.source });
+    // The consumer keeps (and stamps labels on) the frame until it gives it back.
+    let given = false;
+    const release = () => {
+      if (given) return;
+      given = true;
+      if (this.spare.length < SPARE_FRAMES && !this._closed) this.spare.push(data);
+    };
+    this.emit('frame', { width: this.slot.width, height: this.slot.height, data, content: rect.content, source: rect.source, release });
   }
 
   private checkFrozen(): void {

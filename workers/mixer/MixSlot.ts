@@ -15,6 +15,8 @@ export interface VideoFrame {
   data: Uint8Array;
   /** Where the picture is inside the frame (the rest is letterbox); the whole frame when absent. */
   content?: Rect;
+  /** Gives the buffer back to its decoder (called once the next picture replaces it). */
+  release?: () => void;
 }
 
 /**
@@ -29,6 +31,8 @@ const VIDEO_MUTED_AFTER_MS = 2000;
 
 export class MixSlot {
   picture: Buffer | null = null;
+  /** Gives `picture`'s buffer back to its decoder. */
+  private releasePicture: (() => void) | null = null;
   pictureAt = 0;
   /** Where the picture's content stands on the content clock (its frame's arrival; see RoomMixer's content lag). */
   pictureContentAt = NaN;
@@ -72,12 +76,17 @@ export class MixSlot {
    * window; else the picture), at its bottom-left.
    */
   setPicture(frame: VideoFrame, size: Size, shown: Rect | undefined, now: number, contentAt = now): boolean {
-    if (frame.width !== size.width || frame.height !== size.height || frame.data.byteLength < i420Size(size)) return false;
-    // The decoder hands over a fresh buffer per frame: it is ours to stamp the label on.
+    if (frame.width !== size.width || frame.height !== size.height || frame.data.byteLength < i420Size(size)) {
+      frame.release?.();
+      return false;
+    }
+    // The decoder's buffer is ours to stamp the label on until we give it back.
     const picture = Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength);
     this.black = looksBlack(picture, size);
     if (this.label) stampLabel(picture, size, this.label, shown ?? frame.content);
     this.picture = picture;
+    this.releasePicture?.();
+    this.releasePicture = frame.release ?? null;
     this.pictureAt = now;
     this.pictureContentAt = contentAt;
     return true;

@@ -273,7 +273,10 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
   pushVideo(participantId: string, frame: VideoFrame, contentAt?: number): void {
     const k = this.slotOf(participantId);
     const slot = this.table.slots[k];
-    if (!slot) return;
+    if (!slot) {
+      frame.release?.();
+      return;
+    }
     const placement = this.table.placements[k];
     const shown = placement?.visible ? placement.crop : undefined;
     const now = performance.now();
