@@ -58,7 +58,12 @@ test('a subscriber on the fast path decodes the composite', async (ctx) => {
   const colour = await waitFor(async () => {
     const c = await tileColour(ctx);
     return c && colorDistance(c, RED) < 60 ? c : null;
-  }, 15_000, 'the red tile in the decoded composite');
+  }, 15_000, 'the red tile in the decoded composite').catch(async (err: Error) => {
+    // What the room saw (a placeholder-coloured tile once showed here for 20 s on a loaded run).
+    const d = (await (await fetch(`${ctx.server.url}/rooms/${room}`)).json()) as any;
+    const seen = { colour: await tileColour(ctx), participants: d.participants?.map((p: any) => ({ decode: p.decode, video: p.video })), mixer: d.mixer };
+    throw new Error(`${err.message}; the room: ${JSON.stringify(seen).slice(0, 3000)}`);
+  });
   assert.ok(colorDistance(colour, RED) < 60, `tile colour ${colour}`);
   assert.ok(e.video!.packets > 30, 'video packets forwarded');
   assert.is(e.video!.fast!.stats().protectErrors, 0);
