@@ -4,9 +4,7 @@
 // inside the heap: e2e/churn's server held 55 MB of heap after one, 17 MB of it above its settled
 // size. A trim every MALLOC_TRIM_INTERVAL_MS releases those pages (they fault back in when used).
 
-import { createRequire } from 'node:module';
-import fs from 'node:fs';
-import { projectPath } from './paths.ts';
+import { optionalAddon } from './nativeAddon.ts';
 
 export interface MallocTrimAddon {
   /** malloc_trim(0): true when memory was released. */
@@ -15,23 +13,8 @@ export interface MallocTrimAddon {
   info(): { heapBytes: number; freeBytes: number; mmapBytes: number };
 }
 
-/** Where `npm ci` builds it (from the sources or from dist/: projectPath finds the project root). */
-const FILE = projectPath('native', 'malloctrim', 'build', 'Release', 'malloctrim.node');
-
-let addon: MallocTrimAddon | null | undefined;
-
-/** The addon, or null when it is not built (or does not load: not glibc). */
-export function mallocTrimAddon(): MallocTrimAddon | null {
-  if (addon !== undefined) return addon;
-  addon = null;
-  if (!fs.existsSync(FILE)) return null;
-  try {
-    addon = createRequire(import.meta.url)(FILE) as MallocTrimAddon;
-  } catch {
-    /* stays null: RSS then keeps its high-water mark, nothing else changes */
-  }
-  return addon;
-}
+/** The addon, or null when it is not built (or does not load: not glibc); RSS then keeps its high-water mark. */
+export const mallocTrimAddon = optionalAddon<MallocTrimAddon>('malloctrim');
 
 /** Trims every `intervalMs` (0: never) until closed. */
 export class MemoryTrimmer {

@@ -36,6 +36,9 @@ export interface SlotFrame {
 /** Frame buffers a decoder keeps for reuse (a held picture, one being filled, one spare). */
 const SPARE_FRAMES = 3;
 
+/** Where a replaced process's last reads go (dropped). */
+const SCRATCH = Buffer.alloc(64 * 1024);
+
 export interface VideoDecoderEvents {
   frame: [SlotFrame];
   /** The decoder can only continue from a keyframe (it was (re)started or fell behind). */
@@ -74,6 +77,8 @@ export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
    * fresh mmap (the server's fixed mmap threshold), page-faulted in as it was filled.
    */
   private readonly spare: Buffer[] = [];
+  /** Which process's output is current (a replaced one's reads are dropped). */
+  private generation = 0;
   /** The frames in FFmpeg (written, not yet out), oldest first: each one's rect and when it went in. */
   private readonly inFlight: Array<{ rect: { content: Rect; source: Size }; at: number }> = [];
   private current: { content: Rect; source: Size } | null = null;
@@ -144,16 +149,20 @@ export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
   }
 
   private start(size: Size): void {
-    const proc = new FfmpegProcess(`decode-${this.name}`, decoderSpec(this.codec, this.slot), { stdin: true, stdout: true, log: this.log });
-    this.proc = proc;
+    // Before the process exists: its stdout's first buffer is asked for as it is made.
     this.partial = null;
     this.partialFill = 0;
+    const gen = ++this.generation;
+    const proc = new FfmpegProcess(`decode-${this.name}`, decoderSpec(this.codec, this.slot), {
+      stdin: true, stdout: true, log: this.log,
+      stdoutInto: { buffer: () => this.outputSpace(gen), written: (n) => this.outputWritten(gen, n) },
+    });
+    this.proc = proc;
     this.inFlight.length = 0;
     this.pts = 0;
     this.lastOutAt = 0;
     this.firstWriteAt = 0;
     proc.stdin!.write(ivfFileHeader(size.width, size.height, 90000, IVF_FOURCC[this.codec]));
-    proc.stdout!.on('data', (chunk: Buffer) => this.onOutput(proc, chunk));
     proc.on('died', (info) => {
       if (this.proc !== proc) return;
       this.stats.lastExit = `code ${info.code}, signal ${info.signal}: ${info.stderrTail.slice(-2).join(' | ')}`;
@@ -173,24 +182,26 @@ export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
     }
   }
 
-  private onOutput(proc: FfmpegProcess, chunk: Buffer): void {
-    if (this.proc !== proc) return;
-    let off = 0;
-    while (off < chunk.length) {
-      if (!this.partial) {
-        this.partial = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.frameBytes);
-        this.partialFill = 0;
-      }
-      const n = Math.min(this.frameBytes - this.partialFill, chunk.length - off);
-      chunk.copy(this.partial, this.partialFill, off, off + n);
-      this.partialFill += n;
-      off += n;
-      if (this.partialFill === this.frameBytes) {
-        const frame = this.partial;
-        this.partial = null;
-        this.emitFrame(frame);
-      }
+  /**
+   * Where the decoder's next stdout read goes: the rest of the picture being filled (a whole
+   * one: no frame straddles two buffers, no copy). A replaced process's reads land in scratch.
+   */
+  private outputSpace(gen: number): Uint8Array {
+    if (gen !== this.generation) return SCRATCH;
+    if (!this.partial) {
+      this.partial = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.frameBytes);
+      this.partialFill = 0;
     }
+    return this.partial.subarray(this.partialFill);
+  }
+
+  private outputWritten(gen: number, n: number): void {
+    if (gen !== this.generation || !this.partial) return;
+    this.partialFill += n;
+    if (this.partialFill < this.frameBytes) return;
+    const frame = this.partial;
+    this.partial = null;
+    this.emitFrame(frame);
   }
 
   private emitFrame(data: Buffer): void {

@@ -12,7 +12,7 @@ import { specToArgv, type FfmpegSpec } from '../../pipeline/ffmpeg/spec.ts';
 import { packetsEndSec } from '../../pipeline/media/remux.ts';
 import { log as rootLog, type Logger } from '../log.ts';
 import { projectPath } from '../paths.ts';
-import { spawnChild, type Child } from './spawnChild.ts';
+import { spawnChild, type Child, type OutputSink } from './spawnChild.ts';
 
 export interface FfmpegExit {
   code: number | null;
@@ -30,6 +30,8 @@ export interface FfmpegOptions {
   stdin?: boolean;
   /** Give the process a stdout pipe (raw output) instead of none. */
   stdout?: boolean;
+  /** With `stdout`: read it straight into these buffers (no 'data' chunks; spawnChild.ts). */
+  stdoutInto?: OutputSink;
   /** Logger with the owner's bindings (room, participant…); start, exit and death are logged. */
   log?: Logger;
   /** Applied to every stderr line before it is kept, emitted or logged (e.g. masking a key). */
@@ -98,6 +100,7 @@ export class FfmpegProcess extends EventEmitter<FfmpegProcessEvents> {
     this.proc = spawnChild(file, args, {
       stdin: !!opts.stdin,
       stdout: !!opts.stdout,
+      stdoutInto: opts.stdout ? opts.stdoutInto : undefined,
       // The guard execs MCU_FFMPEG_BIN; the child's environment says which, ours is untouched.
       env: ffmpegEnv(guardAvailable ? { MCU_FFMPEG_BIN: bin } : {}),
     });

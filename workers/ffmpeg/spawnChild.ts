@@ -8,12 +8,10 @@
 
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createRequire } from 'node:module';
-import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { projectPath } from '../paths.ts';
+import { optionalAddon } from '../nativeAddon.ts';
 
 export interface ChildEvents {
   /** The child runs (its pid is known). */
@@ -37,6 +35,30 @@ export interface ChildOptions {
   stdin: boolean;
   stdout: boolean;
   env: NodeJS.ProcessEnv;
+  /** stdout read straight into the consumer's buffers instead of emitted as chunks (needs `stdout`). */
+  stdoutInto?: OutputSink;
+}
+
+/**
+ * Where a child's stdout goes when read into the consumer's own memory: `buffer()` is the free
+ * space the next read may fill (asked for ahead of it), `written(n)` says a read put n bytes at
+ * its start. With the posix_spawn addon the pipe is read into it directly (net.Socket's
+ * `onread`: no chunk allocated, no copy); child_process's pipe emits chunks, copied into it.
+ */
+export interface OutputSink {
+  buffer(): Uint8Array;
+  written(n: number): void;
+}
+
+/** Copies `chunk` into the sink, as many reads as its buffers take. */
+function feed(sink: OutputSink, chunk: Buffer): void {
+  for (let off = 0; off < chunk.length; ) {
+    const b = sink.buffer();
+    const n = Math.min(b.length, chunk.length - off);
+    b.set(chunk.subarray(off, off + n));
+    sink.written(n);
+    off += n;
+  }
 }
 
 interface PosixSpawnAddon {
@@ -46,21 +68,8 @@ interface PosixSpawnAddon {
   ): { pid: number; stdin: number; stdout: number; stderr: number };
 }
 
-const FILE = projectPath('native', 'posixspawn', 'build', 'Release', 'posixspawn.node');
-let addon: PosixSpawnAddon | null | undefined;
-
-/** The addon, or null when it is not built, does not load, or MCU_SPAWN=node. */
-export function posixSpawnAddon(): PosixSpawnAddon | null {
-  if (addon !== undefined) return addon;
-  addon = null;
-  if (process.env.MCU_SPAWN === 'node' || !fs.existsSync(FILE)) return null;
-  try {
-    addon = createRequire(import.meta.url)(FILE) as PosixSpawnAddon;
-  } catch {
-    /* stays null: child_process.spawn */
-  }
-  return addon;
-}
+/** The addon, or null when it is not built, does not load, or MCU_SPAWN=node (then child_process.spawn). */
+export const posixSpawnAddon = optionalAddon<PosixSpawnAddon>('posixspawn', () => process.env.MCU_SPAWN === 'node');
 
 /** Which way children are started ('posix_spawn' or 'fork'): logged at start and by benchmarks. */
 export function spawnMethod(): 'posix_spawn' | 'fork' {
@@ -70,7 +79,10 @@ export function spawnMethod(): 'posix_spawn' | 'fork' {
 export function spawnChild(file: string, args: readonly string[], opts: ChildOptions): Child {
   const lib = posixSpawnAddon();
   if (!lib) {
-    return spawn(file, args as string[], { stdio: [opts.stdin ? 'pipe' : 'ignore', opts.stdout ? 'pipe' : 'ignore', 'pipe'], env: opts.env }) as unknown as Child;
+    const child = spawn(file, args as string[], { stdio: [opts.stdin ? 'pipe' : 'ignore', opts.stdout ? 'pipe' : 'ignore', 'pipe'], env: opts.env }) as unknown as Child;
+    const sink = opts.stdoutInto;
+    if (sink) child.stdout?.on('data', (chunk: Buffer) => feed(sink, chunk));
+    return child;
   }
   return new PosixChild(lib, file, args, opts);
 }
@@ -99,13 +111,14 @@ class PosixChild extends EventEmitter<ChildEvents> implements Child {
     }
     this.pid = r.pid;
     if (r.stdin >= 0) this.stdin = new net.Socket({ fd: r.stdin, readable: false, writable: true });
-    if (r.stdout >= 0) this.stdout = this.output(r.stdout);
+    if (r.stdout >= 0) this.stdout = this.output(r.stdout, opts.stdoutInto);
     this.stderr = this.output(r.stderr);
     process.nextTick(() => this.emit('spawn'));
   }
 
-  private output(fd: number): net.Socket {
-    const s = new net.Socket({ fd, readable: true, writable: false });
+  private output(fd: number, into?: OutputSink): net.Socket {
+    const onread = into && { buffer: () => into.buffer(), callback: (n: number) => void into.written(n) };
+    const s = new net.Socket({ fd, readable: true, writable: false, ...(onread ? { onread } : {}) } as net.SocketConstructorOpts);
     this.open++;
     s.once('close', () => {
       this.open--;

@@ -5,12 +5,10 @@
 // (nearest neighbour). Canvases come from a pool: one is reused once every socket it was
 // written to has sent it.
 
-import { createRequire } from 'node:module';
-import fs from 'node:fs';
 import type { Size } from '../../pipeline/layout/geometry.ts';
 import { backgroundYuv, canvasDraws, type SlotPlacement, type TileDraw } from '../../pipeline/mixer/canvas.ts';
 import { i420Size } from '../../pipeline/media/i420.ts';
-import { projectPath } from '../paths.ts';
+import { optionalAddon } from '../nativeAddon.ts';
 
 export interface I420ComposeAddon {
   /** Draws the crop of `src` (srcW x srcH) scaled into the tile of `canvas`; all even, inside. */
@@ -22,21 +20,8 @@ export interface I420ComposeAddon {
   fill(canvas: Buffer, canvasW: number, canvasH: number, y: number, u: number, v: number, x: number, yPos: number, w: number, h: number): void;
 }
 
-const FILE = projectPath('native', 'i420compose', 'build', 'Release', 'i420compose.node');
-let addon: I420ComposeAddon | null | undefined;
-
 /** The addon, or null when it is not built (MIXER_COMPOSE=js: never, for comparison). */
-export function i420ComposeAddon(): I420ComposeAddon | null {
-  if (addon !== undefined) return addon;
-  addon = null;
-  if (process.env.MIXER_COMPOSE === 'js' || !fs.existsSync(FILE)) return null;
-  try {
-    addon = createRequire(import.meta.url)(FILE) as I420ComposeAddon;
-  } catch {
-    /* stays null: the JavaScript drawing */
-  }
-  return addon;
-}
+export const i420ComposeAddon = optionalAddon<I420ComposeAddon>('i420compose', () => process.env.MIXER_COMPOSE === 'js');
 
 /** The same two operations in JavaScript (nearest neighbour when a tile is scaled). */
 export const jsCompose: I420ComposeAddon = {
