@@ -4,8 +4,11 @@
 // Shape of the graph:
 //   input 0   tiny VP8 "trigger" stream paced by Node: the clock, and the composite's keyframes
 //             (-force_key_frames source takes them from the frames' key flag)
-//   input 1   the canvas: one raw yuv420p picture per tick at the canvas size, every tile already
-//             drawn by Node (pipeline/mixer/canvas.ts, workers/mixer/CanvasComposer.ts)
+//   input 1   the canvas on stdin: one raw yuv420p picture per tick at the canvas size, every
+//             tile already drawn by Node (pipeline/mixer/canvas.ts, workers/mixer/CanvasComposer.ts);
+//             a 1-2 MiB pipe (native/posixspawn) takes most or all of a picture in one write, a
+//             unix socket's ~208 KB buffer seven rounds of write → wake FFmpeg → read. Without
+//             the addon (child_process's 64 KiB pipe) a unix socket (`canvasInput: 'socket'`)
 //   inputs 2… one trigger per rung, except the canvas rung (canvasRungIndex)
 //   video: the trigger, scaled to the canvas, `blend`ed with the canvas at opacity 0: the
 //          canvas's pixels copied (blend's copy path) under the trigger's key flag → per rung:
@@ -64,6 +67,11 @@ export interface MixerEndpoints {
   socketDir: string;
   /** One port per encoded rung (same order as the rungs). */
   rungRtpPorts: number[];
+  /**
+   * Where the canvas comes from: 'stdin' (a 1-2 MiB pipe from native/posixspawn) or 'socket'
+   * (canvasSocket: child_process's stdin pipe is 64 KiB, 22 rounds a picture). Default 'stdin'.
+   */
+  canvasInput?: 'stdin' | 'socket';
 }
 
 
@@ -143,8 +151,11 @@ export function buildMixerSpec(settings: MixerSettings, endpoints: MixerEndpoint
     // frame and make the composite's cadence jitter by a frame period.
     { url: `unix:${triggerSocket(dir)}`, options: ['-f', 'ivf', ...LIVE_INPUT, '-threads', '1', '-listen', '1'] },
     {
-      url: `unix:${canvasSocket(dir)}`,
-      options: ['-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${canvas.width}x${canvas.height}`, '-framerate', String(fps), ...LIVE_INPUT, '-listen', '1'],
+      url: endpoints.canvasInput === 'socket' ? `unix:${canvasSocket(dir)}` : 'pipe:0',
+      options: [
+        '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${canvas.width}x${canvas.height}`, '-framerate', String(fps), ...LIVE_INPUT,
+        ...(endpoints.canvasInput === 'socket' ? ['-listen', '1'] : []),
+      ],
     },
   ];
   const canvasRung = canvasRungIndex(settings, rungs);

@@ -32,19 +32,23 @@ test('capacity tiers', () => {
   assert.is(capacityFor(16), 16);
 });
 
-test('inputs: trigger first, then the canvas (raw, canvas size), all listening; no audio; nothing per slot', () => {
+test('inputs: trigger first, then the canvas (raw, canvas size, on stdin), the sockets listening; no audio; nothing per slot', () => {
   const spec = buildMixerSpec(DEFAULT_MIXER_SETTINGS, endpoints(), RUNGS);
   assert.is(spec.inputs.length, 1 + 1 + 1, 'canvas trigger, the canvas, a trigger per rung but the canvas rung (720p)');
   assert.is(spec.inputs[0].url, 'unix:/tmp/mcu-x/trigger.sock');
-  assert.is(spec.inputs[1].url, 'unix:/tmp/mcu-x/canvas.sock');
+  assert.is(spec.inputs[1].url, 'pipe:0');
   assert.is(spec.inputs[2].url, 'unix:/tmp/mcu-x/t-360p-h264.sock');
   assert.ok(spec.inputs[1].options.includes('rawvideo'));
   assert.ok(spec.inputs[1].options.join(' ').includes('-video_size 1280x720 -framerate 30'));
   assert.not.match(specToArgv(spec).join(' '), /s16le|wav|libopus|:a\]/);
   for (const i of spec.inputs) {
-    assert.ok(i.options.join(' ').includes('-listen 1'));
+    assert.is(i.options.join(' ').includes('-listen 1'), i.url !== 'pipe:0', i.url);
     assert.ok(i.options.join(' ').includes('-fflags nobuffer'));
   }
+  // Without the posix_spawn addon the canvas goes through a unix socket instead.
+  const bySocket = buildMixerSpec(DEFAULT_MIXER_SETTINGS, { ...endpoints(), canvasInput: 'socket' }, RUNGS);
+  assert.is(bySocket.inputs[1].url, 'unix:/tmp/mcu-x/canvas.sock');
+  assert.ok(bySocket.inputs[1].options.join(' ').includes('-listen 1'));
 });
 
 test('filter graph: the canvas copied under the trigger (blend at opacity 0: its key flag, no overlay, no commands)', () => {

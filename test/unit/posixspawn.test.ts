@@ -81,6 +81,18 @@ test('a child\'s stdout pipe holds a whole 640x360 picture (1 MiB: F_SETPIPE_SZ)
   assert.is(Number(size.out().trim()), 1 << 20, size.out());
 });
 
+test('a child\'s stdin pipe holds a 720p canvas (2 MiB: F_SETPIPE_SZ), or 1 MiB where fs.pipe-max-size refuses more', async () => {
+  if (!lib) return skip(NOT_BUILT);
+  const size = run('python3', ['-c', 'import fcntl; print(fcntl.fcntl(0, 1032))'], { stdin: true, stdout: true });
+  size.child.stdin!.end();
+  assert.equal(await size.closed, { code: 0, signal: null });
+  const max = Number(fs.readFileSync('/proc/sys/fs/pipe-max-size', 'utf8'));
+  const got = Number(size.out().trim());
+  // Above fs.pipe-max-size only a process with CAP_SYS_RESOURCE gets 2 MiB.
+  if (max >= 2 << 20) assert.is(got, 2 << 20, size.out());
+  else assert.ok(got === 1 << 20 || got === 2 << 20, size.out());
+});
+
 test('a binary that does not exist: an error with code ENOENT, no spawn, no pid', async () => {
   if (!lib) return skip(NOT_BUILT);
   const child = spawnChild('/nonexistent/ffmpeg', ['-version'], { stdin: false, stdout: false, env: process.env });

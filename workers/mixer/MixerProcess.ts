@@ -1,5 +1,5 @@
-// One room mixer: the video FFmpeg and its plumbing (the unix sockets Node writes the canvas
-// and the triggers into, the UDP sockets the rungs come back on), and
+// One room mixer: the video FFmpeg and its plumbing (its stdin, which Node writes the canvas
+// into, the unix sockets of the triggers, the UDP sockets the rungs come back on), and
 // beside it the audio FFmpeg (AudioMixerProcess), so that video work never delays the audio.
 // The two start, are ready and are replaced together, except that a new pair made only for
 // other rungs adopts the serving pair's audio process (the audio is not switched when a watcher
@@ -10,6 +10,7 @@
 import type dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
+import type { Writable } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import {
   buildMixerSpec,
@@ -23,6 +24,7 @@ import type { MixerCommand } from '../../pipeline/mixer/command.ts';
 import type { PooledCanvas } from './CanvasComposer.ts';
 import { ivfFileHeader, ivfFrame } from '../../pipeline/mixer/ivf.ts';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg/FfmpegProcess.ts';
+import { spawnMethod } from '../ffmpeg/spawnChild.ts';
 import type { TriggerFrames } from './trigger.ts';
 import type { RungSpec } from '../../pipeline/ladder.ts';
 import { FULL_MIX_KEY, minusStreamKey, videoStreamKey, type MixStreamKey } from '../../pipeline/mixer/streamKey.ts';
@@ -46,7 +48,7 @@ export interface MixerProcessEvents {
 }
 
 interface Writer {
-  socket: net.Socket | null;
+  socket: Writable | null;
   connected: boolean;
 }
 
@@ -64,7 +66,7 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
   private readonly audioListeners: Array<[string, (...args: any[]) => void]> = [];
   private readonly sockets: RtpSocket[];
   private readonly trigger: Writer = { socket: null, connected: false };
-  /** The canvas input: one picture per tick, every tile drawn (CanvasComposer). */
+  /** The canvas input (FFmpeg's stdin): one picture per tick, every tile drawn (CanvasComposer). */
   private readonly canvas: Writer = { socket: null, connected: false };
   /** Per rung its own trigger; null for the canvas rung, whose keyframes are the canvas trigger's. */
   private readonly rungTriggers: Array<Writer | null>;
@@ -148,8 +150,10 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     this.audio = audio;
     this.ownsAudio = owns;
     this.denoiseModel = settings.denoiseModel ?? null;
-    const spec = buildMixerSpec(settings, { socketDir: dir, rungRtpPorts: sockets.map((s) => s.port) }, rungs);
-    this.ffmpeg = new FfmpegProcess(name, spec);
+    // The canvas on FFmpeg's stdin where the posix_spawn addon sizes the pipe; else a unix socket.
+    const canvasInput = spawnMethod() === 'posix_spawn' ? 'stdin' : 'socket';
+    const spec = buildMixerSpec(settings, { socketDir: dir, rungRtpPorts: sockets.map((s) => s.port), canvasInput }, rungs);
+    this.ffmpeg = new FfmpegProcess(name, spec, { stdin: canvasInput === 'stdin' });
     // A rung's output frame n is its trigger frame n (fps_mode passthrough); the first one out
     // is frame 1 (the decoder drops the probed preroll, frame 0). Measured: a slot picture
     // changed in the tick of rung frame 40 is in output frame 40 counted this way.
@@ -191,7 +195,14 @@ export class MixerProcess extends EventEmitter<MixerProcessEvents> {
     // discards it under -fflags nobuffer), so all inputs start the paced ticks aligned.
     const header = ivfFileHeader(this.triggerFrames.width, this.triggerFrames.height, settings.fps);
     this.connect(this.trigger, triggerSocket(dir), Buffer.concat([header, ivfFrame(this.triggerFrames.key, 0)]));
-    this.connect(this.canvas, canvasSocket(dir), prerollCanvas);
+    if (canvasInput === 'stdin') {
+      // FFmpeg's stdin: there from the start; its first picture waits in the pipe.
+      this.canvas.socket = this.ffmpeg.stdin;
+      this.canvas.connected = this.canvas.socket !== null;
+      this.canvas.socket?.write(prerollCanvas);
+    } else {
+      this.connect(this.canvas, canvasSocket(dir), prerollCanvas);
+    }
     this.canvasRung = canvasRungIndex(settings, rungs);
     this.rungTriggers = rungs.map((_, i) => (i === this.canvasRung ? null : { socket: null, connected: false }));
     this.rungPts = rungs.map(() => 0);

@@ -21,8 +21,10 @@
 #include <unistd.h>
 #include <node_api.h>
 
-/** Capacity of a child's stdout pipe (F_SETPIPE_SZ). */
-#define STDOUT_PIPE_BYTES (1 << 20)
+/** Capacity of a child's stdout pipe, and of its stdin where 2 MiB is refused (F_SETPIPE_SZ). */
+#define PIPE_BYTES (1 << 20)
+/** Capacity asked for a child's stdin: a whole 720p canvas (1,382,400 bytes) in one write. */
+#define STDIN_PIPE_BYTES (2 << 20)
 
 extern char **environ;
 
@@ -159,8 +161,12 @@ static napi_value spawn_child(napi_env env, napi_callback_info info) {
   // A decoder writes raw pictures (345,600 bytes at 640x360) on stdout. In a 64 KiB pipe each one
   // takes six write → wake the reader → read → wake the writer rounds, and on a busy box every
   // wake-up waits for a core: a whole picture fits in a 1 MiB pipe (fs.pipe-max-size's default;
-  // pages are only taken as data is written). Best effort: a smaller pipe still works.
-  if (rc == 0 && want_out) (void)fcntl(out[0], F_SETPIPE_SZ, STDOUT_PIPE_BYTES);
+  // pages are only taken as data is written). The compositor reads its 1,382,400-byte canvas on
+  // stdin: in a 2 MiB pipe one write, in 1 MiB two (above fs.pipe-max-size only a privileged
+  // process may go), through a unix socket's ~208 KB seven, each waiting on the event loop. Best
+  // effort: a smaller pipe still works.
+  if (rc == 0 && want_out) (void)fcntl(out[0], F_SETPIPE_SZ, PIPE_BYTES);
+  if (rc == 0 && want_in && fcntl(in[1], F_SETPIPE_SZ, STDIN_PIPE_BYTES) < 0) (void)fcntl(in[1], F_SETPIPE_SZ, PIPE_BYTES);
 
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
