@@ -233,6 +233,7 @@ export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
     if (this._closed) return;
     const old = this.proc;
     this.proc = null;
+    this.generation++; // what the old process still writes is not a picture any more
     if (old) void old.stop(500);
     this.stats.restarts++;
     this.waitKeyframe = true;
@@ -259,6 +260,7 @@ export class VideoDecoder extends EventEmitter<VideoDecoderEvents> {
     if (this.watchdog) clearInterval(this.watchdog);
     const proc = this.proc;
     this.proc = null;
+    this.generation++;
     this.removeAllListeners();
     if (proc) {
       proc.stdin?.end();
