@@ -127,7 +127,11 @@ test('Bob leaves: Alice\'s composite shows one tile', async (ctx) => {
   await waitFor(async () => {
     const p = await probe(ctx.a, [[640, 60], [640, 360]]);
     return !isBackground(p.colours[0]) && !isBackground(p.colours[1]);
-  }, 8000, 'one tile filling the composite');
+  }, 8000, 'one tile filling the composite').catch(async (err: Error) => {
+    const p = await probe(ctx.a, [[640, 60], [640, 360], [320, 360], [960, 360]]);
+    const d = (await (await fetch(`${ctx.server.url}/rooms/${room}`)).json()) as any;
+    throw new Error(`${err.message}; colours at (640,60) (640,360) (320,360) (960,360): ${JSON.stringify(p.colours)}; the layout: ${JSON.stringify(d.layout).slice(0, 600)}; participants: ${JSON.stringify(d.participants).slice(0, 2500)}; mixer: ${JSON.stringify(d.mixer).slice(0, 1500)}`);
+  });
   const people = await ctx.a.textContent('#people');
   assert.not.match(people ?? '', /Bob/);
 });
