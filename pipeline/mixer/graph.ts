@@ -8,7 +8,7 @@
 //             tile already drawn by Node (pipeline/mixer/canvas.ts, workers/mixer/CanvasComposer.ts);
 //             a 1-2 MiB pipe (native/posixspawn) takes most or all of a picture in one write, a
 //             unix socket's ~208 KB buffer seven rounds of write → wake FFmpeg → read. Without
-//             the addon (child_process's 64 KiB pipe) a unix socket (`canvasInput: 'socket'`)
+//             the addon (child_process's 64 KiB pipe) it takes a unix socket (`canvasInput: 'socket'`).
 //   inputs 2… one trigger per rung, except the canvas rung (canvasRungIndex)
 //   video: the trigger, scaled to the canvas, `blend`ed with the canvas at opacity 0: the
 //          canvas's pixels copied (blend's copy path) under the trigger's key flag → per rung:

@@ -78,7 +78,7 @@ export class PooledCanvas {
 const POOL_SIZE = 8;
 
 export class CanvasComposer {
-  readonly frameBytes: number;
+  private readonly frameBytes: number;
   private readonly free: PooledCanvas[] = [];
   private readonly yuv: [number, number, number];
   private draws: TileDraw[] = [];
@@ -92,11 +92,6 @@ export class CanvasComposer {
   ) {
     this.frameBytes = i420Size(canvas);
     this.yuv = backgroundYuv(background);
-  }
-
-  /** Whether the native addon draws (false: the JavaScript fallback). */
-  get native(): boolean {
-    return this.lib !== jsCompose;
   }
 
   /** The background alone: the compositor's first (probed, dropped) picture. */

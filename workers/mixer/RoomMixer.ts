@@ -232,7 +232,7 @@ export class RoomMixer extends EventEmitter<RoomMixerEvents> {
 
   /**
    * A room that grew (4 → 8 → 16 slots) and emptied again keeps paying for its empty slots (their
-   * inputs, overlays and voice chains): once the trailing slots have been empty for
+   * audio inputs and voice chains): once the trailing slots have been empty for
    * MIXER_SHRINK_AFTER_MS (10 s),
    * a smaller process replaces this one (make before break). Only trailing slots go, so every
    * participant keeps its slot number (and its subscribers their mix-minus).
