@@ -16,7 +16,7 @@ command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 # libsrtp2 for the WHEP fan-out send addon (native/srtpfan; optional: werift's path is the fallback).
 [ -f /usr/include/srtp2/srtp.h ] || need+=(libsrtp2-dev)
 # libswscale for the mixer's canvas addon (native/i420compose: tiles scaled and drawn in Node).
-ls /usr/include/libswscale/swscale.h /usr/include/*/libswscale/swscale.h >/dev/null 2>&1 || need+=(libswscale-dev)
+[ -f /usr/include/libswscale/swscale.h ] || compgen -G '/usr/include/*/libswscale/swscale.h' >/dev/null || need+=(libswscale-dev)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
